@@ -1,0 +1,12 @@
+// `npm test` runs every workspace's tests through this one config.
+module.exports = {
+  projects: [
+    '<rootDir>/libs/kmip',
+    '<rootDir>/libs/common',
+    '<rootDir>/services/keyprotect-emulator',
+    '<rootDir>/services/crk-wrapping',
+    '<rootDir>/services/key-lifecycle',
+    '<rootDir>/services/kmip-gateway',
+    '<rootDir>/test',
+  ],
+};

@@ -1,0 +1,143 @@
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation, ServingStatusMap, service as healthService } from 'grpc-health-check';
+import type { Logger } from './log';
+import type { TlsFiles } from './tls';
+
+export { grpc };
+
+/** Metadata key carrying the KMIP Result Reason (decimal) on lifecycle errors. */
+export const KMIP_REASON_METADATA = 'kmip-result-reason';
+
+/**
+ * An error a handler means to send: a gRPC status, a message safe for the
+ * caller, and for lifecycle calls the KMIP Result Reason. Anything else a
+ * handler throws becomes INTERNAL with a fixed text (details only in the log).
+ */
+export class ServiceError extends Error {
+  override name = 'ServiceError';
+  constructor(public readonly code: grpc.status, message: string, public readonly kmipReason?: number, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+
+  // Survive Jest's module realms and duplicate copies of this package.
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return typeof v === 'object' && v !== null && (v as { name?: unknown }).name === 'ServiceError' && typeof (v as { code?: unknown }).code === 'number';
+  }
+
+  toStatus(): Partial<grpc.StatusObject> {
+    const metadata = new grpc.Metadata();
+    if (this.kmipReason !== undefined) metadata.set(KMIP_REASON_METADATA, String(this.kmipReason));
+    return { code: this.code, details: this.message, metadata };
+  }
+}
+
+export const INTERNAL_ERROR_TEXT = 'internal error; see the server log';
+
+/** Converts anything thrown by a handler into what goes on the wire. */
+export function toStatus(err: unknown, log?: Logger, context?: Record<string, unknown>): Partial<grpc.StatusObject> {
+  if (err instanceof ServiceError) return err.toStatus();
+  log?.error({ err, ...context }, 'unexpected error in handler');
+  return { code: grpc.status.INTERNAL, details: INTERNAL_ERROR_TEXT };
+}
+
+/** True for a grpc-js client error (has a numeric code and details). */
+export function isGrpcError(e: unknown): e is grpc.ServiceError {
+  return typeof e === 'object' && e !== null && typeof (e as grpc.ServiceError).code === 'number' && 'details' in e;
+}
+
+/** The KMIP Result Reason a lifecycle error carried, if any. */
+export function kmipReasonOf(e: unknown): number | undefined {
+  if (!isGrpcError(e) || !e.metadata) return undefined;
+  const v = e.metadata.get(KMIP_REASON_METADATA)[0];
+  if (v === undefined) return undefined;
+  const n = Number(v.toString());
+  return Number.isInteger(n) ? n : undefined;
+}
+
+type UnaryHandler<Req, Res> = (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>;
+
+/** Adapts an async function to a grpc-js unary handler with uniform error handling. */
+export function unary<Req, Res>(log: Logger, method: string, fn: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    fn(call.request, call).then(
+      (res) => callback(null, res),
+      (err) => callback(toStatus(err, log, { method }) as grpc.ServerErrorResponse),
+    );
+  };
+}
+
+export function serverCredentials(tls: TlsFiles | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+}
+
+export function channelCredentials(tls: TlsFiles | undefined): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
+}
+
+/**
+ * Channel options for service-to-service clients: client-side round robin
+ * over every address the name resolves to (a headless Kubernetes Service),
+ * keepalive, and generous message limits for batch responses.
+ */
+export function channelOptions(extra: grpc.ChannelOptions = {}): grpc.ChannelOptions {
+  return {
+    'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    ...extra,
+  };
+}
+
+/** Binds and starts a server; returns the bound port (address may end in :0). */
+export function bindServer(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
+  });
+}
+
+/** Graceful shutdown with a deadline, then force. */
+export function shutdownServer(server: grpc.Server, graceMs = 5000): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
+    t.unref();
+    server.tryShutdown(() => { clearTimeout(t); resolve(); });
+  });
+}
+
+/** Registers grpc.health.v1.Health; '' is the whole server. */
+export function addHealth(server: grpc.Server, statuses: ServingStatusMap = { '': 'SERVING' }): HealthImplementation {
+  const health = new HealthImplementation(statuses);
+  health.addToServer(server);
+  return health;
+}
+
+const HealthClient = grpc.makeClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'grpc.health.v1.Health');
+
+/** Asks a server's health service; resolves to the serving status string. */
+export function checkHealth(address: string, creds: grpc.ChannelCredentials, service = '', deadlineMs = 2000): Promise<string> {
+  const client = new HealthClient(address, creds) as unknown as grpc.Client & {
+    check(req: { service: string }, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: { status: string | number }) => void): void;
+  };
+  return new Promise((resolve, reject) => {
+    client.check({ service }, { deadline: Date.now() + deadlineMs }, (err, res) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(String(res?.status));
+    });
+  });
+}
+
+/** Promise wrapper for a generated unary client method with a deadline. */
+export function call<Req, Res>(
+  method: (req: Req, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: Res) => void) => grpc.ClientUnaryCall,
+  self: grpc.Client,
+  req: Req,
+  deadlineMs: number,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method.call(self, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
