@@ -1,0 +1,107 @@
+import { X509Certificate } from 'crypto';
+import { certFingerprint, normalizeFingerprint } from '@keywarden/common';
+import type { adminV1 } from '@keywarden/proto';
+import type { Core } from '../core';
+import { adminError } from '../errors';
+import type { CertificateRecord } from '../store/store';
+import { requireTenant } from './tenants';
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+const ANY_EKU = '2.5.29.37.0';
+const EKU_NAMES: Record<string, string> = {
+  '1.3.6.1.5.5.7.3.1': 'serverAuth', [CLIENT_AUTH]: 'clientAuth', '1.3.6.1.5.5.7.3.3': 'codeSigning',
+  '1.3.6.1.5.5.7.3.4': 'emailProtection', '1.3.6.1.5.5.7.3.8': 'timeStamping', '1.3.6.1.5.5.7.3.9': 'OCSPSigning',
+};
+const MAX_PEM = 64 * 1024;
+
+const dn = (s: string) => s.split('\n').filter(Boolean).join(', ');
+
+export interface ParsedCertificate {
+  fingerprint: string;
+  subject: string;
+  issuer: string;
+  notBefore: string;
+  notAfter: string;
+  clientAuth: boolean;
+}
+
+/**
+ * Reads a client certificate (PEM) and refuses what cannot work as a KMIP
+ * client identity, saying why: a private key, a CA certificate, an expired
+ * certificate, or an Extended Key Usage without clientAuth.
+ */
+export function parseClientCertificate(pem: string, now = Date.now()): ParsedCertificate {
+  if (pem.length > MAX_PEM) throw adminError.invalid('the PEM is larger than 64 KiB');
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    throw adminError.invalid('this PEM contains a private key; send only the client certificate ("BEGIN CERTIFICATE") and keep the key secret');
+  }
+  const m = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
+  if (!m) throw adminError.invalid('no PEM certificate found (expected "-----BEGIN CERTIFICATE-----")');
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(m[0]);
+  } catch (e) {
+    throw adminError.invalid(`not a valid X.509 certificate: ${(e as Error).message}`);
+  }
+  if (x.ca) throw adminError.invalid(`"${dn(x.subject)}" is a CA certificate; register the client's own certificate`);
+  const notAfter = new Date(x.validTo);
+  if (notAfter.getTime() < now) throw adminError.invalid(`the certificate "${dn(x.subject)}" expired on ${notAfter.toISOString()}`);
+  const eku = x.keyUsage as string[] | undefined;
+  const clientAuth = !eku || eku.includes(CLIENT_AUTH) || eku.includes(ANY_EKU);
+  if (!clientAuth) {
+    const has = eku.map((o) => EKU_NAMES[o] ?? o).join(', ') || 'none';
+    throw adminError.invalid(
+      `the certificate's Extended Key Usage (${has}) lacks clientAuth (${CLIENT_AUTH}); KMIP clients such as vCenter authenticate with it. ` +
+      'Reissue the certificate with clientAuth, or without an Extended Key Usage extension.',
+    );
+  }
+  return {
+    fingerprint: certFingerprint(x),
+    subject: dn(x.subject),
+    issuer: dn(x.issuer),
+    notBefore: new Date(x.validFrom).toISOString(),
+    notAfter: notAfter.toISOString(),
+    clientAuth,
+  };
+}
+
+export function certificateOut(c: CertificateRecord): adminV1.Certificate {
+  return {
+    fingerprint: c.fingerprint, tenantId: c.tenant, subject: c.subject, issuer: c.issuer,
+    notBefore: c.notBefore, notAfter: c.notAfter, addedAt: c.addedAt, clientAuth: c.clientAuth,
+  };
+}
+
+export async function addCertificate(core: Core, req: adminV1.AddCertificateRequest): Promise<adminV1.Certificate> {
+  const t = await requireTenant(core, req.tenantId);
+  const p = parseClientCertificate(req.pem);
+  const rec: CertificateRecord = { ...p, tenant: t.id, addedAt: new Date().toISOString() };
+  const r = await core.store.addCertificate(rec);
+  if (r === 'SAME') return certificateOut((await core.store.getCertificate(p.fingerprint)) ?? rec);
+  if (r.startsWith('OWNED:')) throw adminError.exists(`this certificate is already registered to tenant "${r.slice(6)}"; a certificate belongs to one tenant`);
+  if (r === 'NOTENANT') throw adminError.notFound(`no tenant "${t.id}"`);
+  return certificateOut(rec);
+}
+
+export async function listCertificates(core: Core, req: adminV1.ListCertificatesRequest): Promise<adminV1.ListCertificatesResponse> {
+  const tenants = req.tenantId ? [(await requireTenant(core, req.tenantId)).id] : await core.store.tenantIds();
+  const certificates: adminV1.Certificate[] = [];
+  for (const t of tenants) {
+    for (const fp of await core.store.certificateFingerprints(t)) {
+      const c = await core.store.getCertificate(fp);
+      if (c) certificates.push(certificateOut(c));
+    }
+  }
+  return { certificates };
+}
+
+export async function removeCertificate(core: Core, req: adminV1.RemoveCertificateRequest): Promise<adminV1.RemoveCertificateResponse> {
+  let fp: string;
+  try {
+    fp = normalizeFingerprint(req.fingerprint);
+  } catch (e) {
+    throw adminError.invalid((e as Error).message);
+  }
+  if (!(await core.store.removeCertificate(fp, 'certificate removed'))) throw adminError.notFound(`no certificate with fingerprint ${fp}`);
+  return {};
+}

@@ -1,0 +1,56 @@
+import type { adminV1 } from '@keywarden/proto';
+import type { Core } from '../core';
+import { adminError } from '../errors';
+import { allAttributes, nameValues } from '../model/attributes';
+import type { KeyRecord } from '../model/record';
+import { applyDueTransitions } from '../model/state';
+import { attributeOut } from '../operations/common';
+import { requireTenant } from './tenants';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+export function keyInfo(r: KeyRecord): adminV1.KeyInfo {
+  applyDueTransitions(r, Math.floor(Date.now() / 1000));
+  return {
+    uniqueIdentifier: r.uid,
+    tenantId: r.tenant,
+    objectType: r.objectType,
+    state: r.state,
+    cryptographicAlgorithm: r.algorithm ?? 0,
+    cryptographicLength: r.length ?? 0,
+    cryptographicUsageMask: r.usageMask,
+    names: nameValues(r),
+    crkVersion: r.crkVersion,
+    createdBy: r.createdBy,
+    attributes: allAttributes(r).map((a) => attributeOut(a.name, a.instance)),
+  };
+}
+
+/** Page tokens are opaque: base64url of the next offset in creation order. */
+function offsetOf(token: string): number {
+  if (!token) return 0;
+  const n = Number(Buffer.from(token, 'base64url').toString());
+  if (!Number.isSafeInteger(n) || n < 0) throw adminError.invalid('page_token is not one this server issued');
+  return n;
+}
+
+export async function listKeys(core: Core, req: adminV1.ListKeysRequest): Promise<adminV1.ListKeysResponse> {
+  const t = await requireTenant(core, req.tenantId);
+  const limit = Math.min(req.limit || DEFAULT_LIMIT, MAX_LIMIT);
+  const offset = offsetOf(req.pageToken);
+  const ids = await core.store.listObjectIds(t.id, offset, offset + limit);
+  const page = ids.slice(0, limit);
+  const objs = await core.store.getObjects(t.id, page);
+  return {
+    keys: objs.filter((o) => o !== undefined).map((o) => keyInfo(o.rec)),
+    nextPageToken: ids.length > limit ? Buffer.from(String(offset + limit)).toString('base64url') : '',
+  };
+}
+
+export async function getKey(core: Core, req: adminV1.GetKeyRequest): Promise<adminV1.KeyInfo> {
+  const t = await requireTenant(core, req.tenantId);
+  const o = req.uniqueIdentifier ? await core.store.getObject(t.id, req.uniqueIdentifier) : undefined;
+  if (!o) throw adminError.notFound(`tenant "${t.id}" has no key "${req.uniqueIdentifier}"`);
+  return keyInfo(o.rec);
+}

@@ -1,0 +1,177 @@
+import { grpc } from '@keywarden/common';
+import { adminV1, wrappingV1 } from '@keywarden/proto';
+import type { Core } from '../core';
+import { adminError } from '../errors';
+import type { TenantRecord } from '../store/store';
+import { providerOf } from '../wrapping';
+import { adminWrappingError } from './errors';
+
+const TENANT_ID = /^[a-z0-9-]{1,63}$/;
+const P = adminV1.ProviderKind;
+
+export async function tenantOut(core: Core, t: TenantRecord): Promise<adminV1.Tenant> {
+  const [keys, certs] = await Promise.all([core.store.objectCount(t.id), core.store.certificateCount(t.id)]);
+  return {
+    id: t.id,
+    name: t.name,
+    provider: { kind: t.kind as adminV1.ProviderKind, endpoint: t.endpoint, iamEndpoint: t.iamEndpoint, instanceId: t.instanceId, crkId: t.crkId },
+    credentialSource: t.credentialSource,
+    createdAt: t.createdAt,
+    keyCount: BigInt(keys),
+    certificateCount: certs,
+  };
+}
+
+export async function requireTenant(core: Core, id: string): Promise<TenantRecord> {
+  const t = id ? await core.store.getTenant(id) : undefined;
+  if (!t || t.status !== 'active') throw adminError.notFound(`no tenant "${id}"`);
+  return t;
+}
+
+function checkProvider(p: { kind: number; endpoint: string; instanceId: string }): void {
+  if (p.kind === P.PROVIDER_KIND_KEYPROTECT || p.kind === P.PROVIDER_KIND_HPCS) {
+    if (!/^https?:\/\/[^\s]+$/.test(p.endpoint)) throw adminError.invalid('provider.endpoint must be the http(s) base URL of the key-management API');
+    if (!p.instanceId) throw adminError.invalid('provider.instance_id (the service instance GUID) is required');
+  } else if (p.kind === P.PROVIDER_KIND_PKCS11) {
+    if (!p.endpoint) throw adminError.invalid('provider.endpoint must be the path of the PKCS#11 module');
+    if (!p.instanceId) throw adminError.invalid('provider.instance_id (the token label) is required');
+  } else {
+    throw adminError.invalid('provider.kind must be KEYPROTECT, HPCS or PKCS11');
+  }
+}
+
+/** The credential as stored: sealed by crk-wrapping's master key, or a reference to a mounted secret. */
+async function credentialOf(core: Core, credential: string | undefined, ref: string | undefined): Promise<{ credentialRef: string; credentialSource: string } | undefined> {
+  if (credential !== undefined && credential !== '') {
+    try {
+      const sealed = await core.wrapping.sealCredential(Buffer.from(credential, 'utf8'));
+      return { credentialRef: sealed.credentialRef, credentialSource: 'sealed' };
+    } catch (e) {
+      throw adminWrappingError(e, 'sealing the credential');
+    }
+  }
+  if (ref !== undefined && ref !== '') {
+    if (!/^(file:.+|env:[A-Za-z_][A-Za-z0-9_]*)$/.test(ref)) throw adminError.invalid('credential_ref must be "file:<path>" or "env:<NAME>"');
+    return { credentialRef: ref, credentialSource: ref };
+  }
+  return undefined;
+}
+
+/** Refuses a configuration whose root key is not usable. */
+async function checkRootKeyUsable(core: Core, t: TenantRecord): Promise<void> {
+  let res;
+  try {
+    res = await core.wrapping.checkRootKey(providerOf(t));
+  } catch (e) {
+    throw adminWrappingError(e, `checking root key "${t.crkId}"`);
+  }
+  if (res.state !== wrappingV1.RootKeyState.ROOT_KEY_STATE_ACTIVE) {
+    const state = wrappingV1.rootKeyStateToJSON(res.state).replace('ROOT_KEY_STATE_', '');
+    throw adminError.precondition(`root key "${t.crkId}" is ${state} in the provider${res.detail ? ` (${res.detail})` : ''}; it must be ACTIVE`);
+  }
+}
+
+export async function createTenant(core: Core, req: adminV1.CreateTenantRequest): Promise<adminV1.Tenant> {
+  if (!TENANT_ID.test(req.id)) throw adminError.invalid('tenant id: 1 to 63 lower-case letters, digits and "-"');
+  const p = req.provider;
+  if (!p) throw adminError.invalid('provider is required');
+  checkProvider(p);
+  if (req.createRootKey === !!p.crkId) throw adminError.invalid('give either provider.crk_id or create_root_key, not both or neither');
+  if (await core.store.getTenant(req.id)) throw adminError.exists(`tenant "${req.id}" already exists`);
+  const cred = await credentialOf(core, req.credential, req.credentialRef);
+  if (!cred) throw adminError.invalid('a credential (API key or PIN) or a credential_ref is required');
+
+  const t: TenantRecord = {
+    id: req.id, name: req.name || req.id, kind: p.kind, endpoint: p.endpoint, iamEndpoint: p.iamEndpoint,
+    instanceId: p.instanceId, crkId: p.crkId, ...cred, createdAt: new Date().toISOString(), status: 'active', shreddedAt: '',
+  };
+  if (req.createRootKey) {
+    try {
+      t.crkId = (await core.wrapping.createRootKey(providerOf(t), `keywarden-${req.id}`)).crkId;
+    } catch (e) {
+      throw adminWrappingError(e, 'creating the root key');
+    }
+  } else {
+    await checkRootKeyUsable(core, t);
+  }
+  if ((await core.store.createTenant(t)) !== 'OK') throw adminError.exists(`tenant "${req.id}" already exists`);
+  return tenantOut(core, t);
+}
+
+export async function listTenants(core: Core): Promise<adminV1.ListTenantsResponse> {
+  const tenants: adminV1.Tenant[] = [];
+  for (const id of await core.store.tenantIds()) {
+    const t = await core.store.getTenant(id);
+    if (t && t.status === 'active') tenants.push(await tenantOut(core, t));
+  }
+  return { tenants };
+}
+
+export async function getTenant(core: Core, req: adminV1.GetTenantRequest): Promise<adminV1.Tenant> {
+  return tenantOut(core, await requireTenant(core, req.tenantId));
+}
+
+export async function updateTenant(core: Core, req: adminV1.UpdateTenantRequest): Promise<adminV1.Tenant> {
+  const t = await requireTenant(core, req.tenantId);
+  const next: TenantRecord = { ...t };
+  if (req.name) next.name = req.name;
+  const p = req.provider;
+  if (p) {
+    if (p.kind) next.kind = p.kind;
+    if (p.endpoint) next.endpoint = p.endpoint;
+    if (p.iamEndpoint) next.iamEndpoint = p.iamEndpoint;
+    if (p.instanceId) next.instanceId = p.instanceId;
+    if (p.crkId) next.crkId = p.crkId;
+    checkProvider(next);
+    if (next.crkId !== t.crkId && (await core.store.objectCount(t.id)) > 0) {
+      throw adminError.precondition('the tenant has keys wrapped by its current root key; rotate that key instead of replacing it');
+    }
+  }
+  const cred = await credentialOf(core, req.credential, req.credentialRef);
+  if (cred) Object.assign(next, cred);
+  const providerChanged = ['kind', 'endpoint', 'iamEndpoint', 'instanceId', 'crkId', 'credentialRef'].some((k) => next[k as keyof TenantRecord] !== t[k as keyof TenantRecord]);
+  if (providerChanged && !t.shreddedAt) await checkRootKeyUsable(core, next);
+  const { id: _id, status: _status, createdAt: _created, shreddedAt: _shred, ...fields } = next;
+  await core.store.updateTenant(t.id, fields);
+  await core.invalidate(t.id);
+  return tenantOut(core, next);
+}
+
+/**
+ * Ends every certificate's access, destroys every sealed object, then removes
+ * every record. Safe to repeat after a failure: objects already destroyed in
+ * the provider answer NOT_FOUND, which counts as done.
+ */
+export async function deleteTenant(core: Core, req: adminV1.DeleteTenantRequest): Promise<adminV1.DeleteTenantResponse> {
+  if (req.confirmTenantId !== req.tenantId) throw adminError.invalid('confirm_tenant_id must equal tenant_id');
+  const t = req.tenantId ? await core.store.getTenant(req.tenantId) : undefined;
+  if (!t) throw adminError.notFound(`no tenant "${req.tenantId}"`);
+  await core.store.updateTenant(t.id, { status: 'deleting' });
+
+  let certificatesRemoved = 0;
+  for (const fp of await core.store.certificateFingerprints(t.id)) {
+    if (await core.store.removeCertificate(fp, `tenant ${t.id} deleted`)) certificatesRemoved++;
+  }
+  const total = await core.store.objectCount(t.id);
+  let failures = 0;
+  for (let i = 0; i < total; i += 200) {
+    const objs = await core.store.getObjects(t.id, await core.store.listObjectIds(t.id, i, i + 199));
+    for (const o of objs) {
+      if (o?.rec.sealedRef && !(await core.destroySealedQuietly(t, o.rec.uid, Buffer.from(o.rec.sealedRef, 'base64')))) failures++;
+    }
+  }
+  if (failures > 0) {
+    throw adminError.precondition(`${failures} sealed objects could not be destroyed in the provider; the tenant stays in deletion (its certificates are removed). Retry DeleteTenant.`);
+  }
+  if (req.deleteRootKey && !t.shreddedAt) {
+    try {
+      await core.wrapping.deleteRootKey(providerOf(t), true);
+    } catch (e) {
+      const err = adminWrappingError(e, 'deleting the root key');
+      if (err.code !== grpc.status.NOT_FOUND) throw err;
+    }
+  }
+  await core.store.purgeTenant(t.id);
+  await core.invalidate(t.id);
+  return { keysDeleted: BigInt(total), certificatesRemoved };
+}

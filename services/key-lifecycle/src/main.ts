@@ -1,0 +1,38 @@
+// key-lifecycle entry point: configuration from the environment.
+import { createLogger, envBool, envInt, envOptional, envString, loadTlsFiles } from '@keywarden/common';
+import { startKeyLifecycle } from './index';
+
+async function main(): Promise<void> {
+  const log = createLogger('key-lifecycle');
+  const insecure = envBool('LIFECYCLE_INSECURE', false);
+  const tlsDir = envOptional('LIFECYCLE_TLS_DIR');
+  if (!insecure && !tlsDir) throw new Error('LIFECYCLE_TLS_DIR is required (ca.crt, key-lifecycle.crt, key-lifecycle.key); set LIFECYCLE_INSECURE=true for plain gRPC in development');
+  const tls = insecure ? undefined : loadTlsFiles(tlsDir as string, 'key-lifecycle');
+  const admins = envString('LIFECYCLE_ADMIN_CNS', insecure ? '' : 'admin');
+  const svc = await startKeyLifecycle({
+    address: envString('LIFECYCLE_ADDR', '0.0.0.0:7001'),
+    tls,
+    redisUrl: envString('REDIS_URL', 'redis://127.0.0.1:6379'),
+    wrappingAddress: envString('WRAPPING_ADDR', '127.0.0.1:7002'),
+    wrappingTls: tls,
+    logger: log,
+    metricsPort: envInt('METRICS_PORT', 9402, 0, 65535),
+    durability: {
+      waitReplicas: envInt('REDIS_WAIT_REPLICAS', 0, 0, 16),
+      waitTimeoutMs: envInt('REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
+    },
+    cacheTtlMs: envInt('LIFECYCLE_CACHE_TTL_MS', 0, 0, 3_600_000),
+    adminClientNames: admins.split(',').map((s) => s.trim()).filter(Boolean),
+  });
+  const stop = () => {
+    log.info('shutting down');
+    svc.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  createLogger('key-lifecycle').fatal({ err }, 'key-lifecycle failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,76 @@
+import type { StoredValue } from './values';
+
+// One managed object as stored in Redis. Never holds key material: only the
+// opaque sealed reference crk-wrapping returned, which is useless without the
+// tenant's root key in the provider.
+
+export interface AttributeInstance {
+  /** Attribute Index: assigned by the server, never reused or renumbered (KMIP 1.2 2.1.1). */
+  i: number;
+  v: StoredValue;
+}
+
+export interface AttributeBag {
+  /** Next Attribute Index to assign. */
+  next: number;
+  items: AttributeInstance[];
+}
+
+export interface RevocationReason {
+  code: number;
+  message?: string;
+}
+
+export interface KeyRecord {
+  uid: string;
+  tenant: string;
+  /** Fingerprint of the certificate that created or registered the object. */
+  createdBy: string;
+  /** Milliseconds since the epoch: the Locate and listing order. */
+  createdMs: number;
+  objectType: number;
+  state: number;
+  algorithm?: number;
+  length?: number;
+  usageMask: number;
+  /** Key Format Type of the material as created or registered. */
+  keyFormatType: number;
+  secretDataType?: number;
+  operationPolicyName?: string;
+
+  // KMIP dates, seconds since the epoch.
+  initialDate: number;
+  lastChangeDate: number;
+  originalCreationDate?: number;
+  activationDate?: number;
+  deactivationDate?: number;
+  processStartDate?: number;
+  protectStopDate?: number;
+  destroyDate?: number;
+  compromiseDate?: number;
+  compromiseOccurrenceDate?: number;
+  revocationReason?: RevocationReason;
+
+  /** Client-managed attributes (Name, Object Group, Link, x-..., ...) by name. */
+  attrs: Record<string, AttributeBag>;
+
+  /** Base64 of the sealed reference; removed once the sealed object is destroyed. */
+  sealedRef?: string;
+  crkVersion: string;
+  /** Destroy is done in Redis but the sealed object still awaits removal in the provider. */
+  sealedDestroyPending?: boolean;
+}
+
+export function encodeRecord(r: KeyRecord): string {
+  return JSON.stringify(r);
+}
+
+export function decodeRecord(json: string): KeyRecord {
+  return JSON.parse(json) as KeyRecord;
+}
+
+export function cloneRecord(r: KeyRecord): KeyRecord {
+  return structuredClone(r);
+}
+
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);

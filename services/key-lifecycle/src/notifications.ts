@@ -1,0 +1,54 @@
+import { EventEmitter } from 'events';
+import type Redis from 'ioredis';
+import type { Logger } from '@keywarden/common';
+import type { PlaintextCache } from './cache';
+import { channels } from './store/keys';
+
+// Redis pub/sub between key-lifecycle replicas: certificate revocations (to
+// every WatchAccessRevocations stream, so each gateway closes the client's
+// connections) and plaintext-cache invalidations.
+
+export interface Revocation {
+  fingerprint: string;
+  reason: string;
+}
+
+export class Notifications {
+  private readonly events = new EventEmitter();
+
+  private constructor(private readonly sub: Redis, private readonly log: Logger, private readonly cache: PlaintextCache) {
+    this.events.setMaxListeners(0);
+  }
+
+  static async start(sub: Redis, log: Logger, cache: PlaintextCache): Promise<Notifications> {
+    const n = new Notifications(sub, log, cache);
+    sub.on('message', (channel: string, message: string) => n.onMessage(channel, message));
+    await sub.subscribe(channels.revocations, channels.invalidate);
+    return n;
+  }
+
+  onRevocation(listener: (r: Revocation) => void): () => void {
+    this.events.on('revoked', listener);
+    return () => this.events.off('revoked', listener);
+  }
+
+  async close(): Promise<void> {
+    this.events.removeAllListeners();
+    this.sub.disconnect();
+  }
+
+  private onMessage(channel: string, message: string): void {
+    let m: Record<string, unknown>;
+    try {
+      m = JSON.parse(message) as Record<string, unknown>;
+    } catch {
+      this.log.warn({ channel }, 'ignoring malformed notification');
+      return;
+    }
+    if (channel === channels.revocations && typeof m.fingerprint === 'string') {
+      this.events.emit('revoked', { fingerprint: m.fingerprint, reason: typeof m.reason === 'string' ? m.reason : 'access revoked' });
+    } else if (channel === channels.invalidate && typeof m.tenant === 'string') {
+      this.cache.drop(m.tenant, typeof m.uid === 'string' ? m.uid : undefined);
+    }
+  }
+}
