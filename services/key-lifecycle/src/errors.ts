@@ -1,5 +1,5 @@
 import { grpc, ServiceError } from '@keywarden/common';
-import { ResultReason } from './kmip-constants';
+import { ResultReason } from '@keywarden/kmip';
 
 // KMIP failures as ServiceErrors: the gRPC status a caller of the API sees and
 // the KMIP Result Reason the gateway puts on the wire. Reasons follow the

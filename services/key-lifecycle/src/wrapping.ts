@@ -1,6 +1,6 @@
 import { grpc, isGrpcError, kmipReasonOf, ServiceError, call, channelCredentials, channelOptions, TlsFiles } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
-import { ResultReason } from './kmip-constants';
+import { ResultReason } from '@keywarden/kmip';
 import type { TenantRecord } from './store/store';
 
 // The crk-wrapping client key-lifecycle uses, with deadlines, and the mapping

@@ -1,8 +1,8 @@
 // KMIP 1.2 section 3 attribute rules and the Add/Modify/Delete errors of 11.15-11.17.
-import { ObjectType, ResultReason, State, Tag } from '../src/kmip-constants';
 import {
   addAttribute, allAttributes, applyTemplateAttribute, deleteAttribute, MAX_INSTANCES, modifyAttribute, nameValues, presentNames,
 } from '../src/model/attributes';
+import { ObjectType, ResultReason, State, Tag } from '@keywarden/kmip';
 import type { KeyRecord } from '../src/model/record';
 import { reasonOf } from './kmip-reason';
 import { date, enumeration, integer, StoredValue, text } from '../src/model/values';

@@ -1,6 +1,6 @@
 // KMIP 1.2 section 3.22: every permitted transition, and every other one refused
 // with the section 11 reason (Activate 11.20, Revoke 11.21, Destroy 11.22).
-import { ObjectType, ResultReason, RevocationReasonCode as R, State } from '../src/kmip-constants';
+import { ObjectType, ResultReason, RevocationReasonCode as R, State } from '@keywarden/kmip';
 import type { KeyRecord } from '../src/model/record';
 import { reasonOf } from './kmip-reason';
 import { activate, applyDueTransitions, destroy, revoke } from '../src/model/state';
@@ -29,7 +29,7 @@ describe('Activate (transition 4)', () => {
 });
 
 describe('Revoke', () => {
-  const compromising = [R.KeyCompromise, R.CaCompromise];
+  const compromising = [R.KeyCompromise, R.CACompromise];
   it.each([
     [State.PreActive, State.Compromised], // 3
     [State.Active, State.Compromised], // 5

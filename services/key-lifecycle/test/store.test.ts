@@ -3,10 +3,10 @@
 // and no key material in Redis.
 import Redis from 'ioredis';
 import { createLogger } from '@keywarden/common';
+import { ObjectType, State, Tag } from '@keywarden/kmip';
 import { startRedis, TestRedis } from '../../../test/lib/redis';
 import { PlaintextCache } from '../src/cache';
 import { Core } from '../src/core';
-import { ObjectType, State, Tag } from '../src/kmip-constants';
 import { addAttribute } from '../src/model/attributes';
 import type { KeyRecord } from '../src/model/record';
 import { activate } from '../src/model/state';

@@ -1,5 +1,5 @@
+import { ObjectType, State, Tag } from '@keywarden/kmip';
 import { illegalOperation, indexOutOfBounds, invalidField, attributeNotFound, permissionDenied } from '../errors';
-import { ObjectType, State, Tag } from '../kmip-constants';
 import type { AttributeInstance, KeyRecord } from './record';
 import { applyDueTransitions, stateName } from './state';
 import { date, dateSeconds, enumeration, field, integer, StoredValue, text, ValueType } from './values';
@@ -114,7 +114,7 @@ const DEFS: AttributeDef[] = [
     [Tag.BlockCipherMode, 'enum', 'Block Cipher Mode'], [Tag.PaddingMethod, 'enum', 'Padding Method'],
     [Tag.HashingAlgorithm, 'enum', 'Hashing Algorithm'], [Tag.KeyRoleType, 'enum', 'Key Role Type'],
     [Tag.DigitalSignatureAlgorithm, 'enum', 'Digital Signature Algorithm'], [Tag.CryptographicAlgorithm, 'enum', 'Cryptographic Algorithm'],
-    [Tag.RandomIv, 'bool', 'Random IV'], [Tag.IvLength, 'int', 'IV Length'], [Tag.TagLength, 'int', 'Tag Length'],
+    [Tag.RandomIV, 'bool', 'Random IV'], [Tag.IVLength, 'int', 'IV Length'], [Tag.TagLength, 'int', 'Tag Length'],
     [Tag.FixedFieldLength, 'int', 'Fixed Field Length'], [Tag.InvocationFieldLength, 'int', 'Invocation Field Length'],
     [Tag.CounterLength, 'int', 'Counter Length'], [Tag.InitialCounterValue, 'int', 'Initial Counter Value'],
   ]), 'struct'),

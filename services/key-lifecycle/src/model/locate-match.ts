@@ -1,5 +1,5 @@
+import { Tag } from '@keywarden/kmip';
 import { invalidField } from '../errors';
-import { Tag } from '../kmip-constants';
 import { attributeDef } from './attributes';
 import type { KeyRecord } from './record';
 import { canonical, dateSeconds, field, StoredValue } from './values';

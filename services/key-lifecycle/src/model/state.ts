@@ -1,5 +1,5 @@
+import { ObjectType, RevocationReasonCode, State } from '@keywarden/kmip';
 import { illegalOperation, invalidField, permissionDenied } from '../errors';
-import { ObjectType, RevocationReasonCode, State } from '../kmip-constants';
 import type { KeyRecord } from './record';
 
 // The object state machine of KMIP 1.2 section 3.22 (transitions numbered as
@@ -21,7 +21,7 @@ export const isDestroyed = (s: number): boolean => s === State.Destroyed || s ==
 
 const CRYPTOGRAPHIC_OBJECTS: ReadonlySet<number> = new Set([
   ObjectType.Certificate, ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey,
-  ObjectType.SplitKey, ObjectType.SecretData, ObjectType.PgpKey,
+  ObjectType.SplitKey, ObjectType.SecretData, ObjectType.PGPKey,
 ]);
 
 /**
@@ -62,7 +62,7 @@ export function activate(r: KeyRecord, now: number): void {
 }
 
 export function isCompromiseReason(code: number): boolean {
-  return code === RevocationReasonCode.KeyCompromise || code === RevocationReasonCode.CaCompromise;
+  return code === RevocationReasonCode.KeyCompromise || code === RevocationReasonCode.CACompromise;
 }
 
 export function validRevocationReason(code: number): boolean {

@@ -2,14 +2,14 @@
 // granted by this server, so those requests pass; the usage mask is checked
 // against the object's mask and its state.
 import type { lifecycleV1 } from '@keywarden/proto';
+import { CryptographicUsageMask as U, State } from '@keywarden/kmip';
 import type { Core, OpContext } from '../core';
 import { permissionDenied } from '../errors';
-import { CryptographicUsageMask as U, State } from '../kmip-constants';
 import { isDestroyed, stateName } from '../model/state';
 import { requireUid } from './common';
 
 /** Uses that only process protected data, allowed on Deactivated and Compromised objects (3.22). */
-const PROCESS_ONLY = U.Decrypt | U.Verify | U.UnwrapKey | U.MacVerify;
+const PROCESS_ONLY = U.Decrypt | U.Verify | U.UnwrapKey | U.MACVerify;
 
 export async function check(core: Core, c: OpContext, req: lifecycleV1.CheckRequest): Promise<lifecycleV1.CheckResponse> {
   const uid = requireUid(req.uniqueIdentifier);

@@ -1,7 +1,7 @@
 import type { lifecycleV1, wrappingV1 } from '@keywarden/proto';
+import { CryptographicAlgorithm, CryptographicUsageMask, ObjectType, State } from '@keywarden/kmip';
 import type { Core } from '../core';
 import { invalidField } from '../errors';
-import { CryptographicAlgorithm, CryptographicUsageMask, ObjectType, State } from '../kmip-constants';
 import { applyTemplateAttribute } from '../model/attributes';
 import type { AttributeInstance, KeyRecord } from '../model/record';
 import { fromProto, toProto } from '../model/values';
@@ -52,9 +52,9 @@ export const DEFAULT_USAGE_MASK = CryptographicUsageMask.Encrypt | Cryptographic
 
 const AES_LENGTHS = new Set([128, 192, 256]);
 const SYMMETRIC_ALGORITHMS: ReadonlySet<number> = new Set([
-  CryptographicAlgorithm.Aes, CryptographicAlgorithm.TripleDes,
-  CryptographicAlgorithm.HmacSha1, CryptographicAlgorithm.HmacSha224, CryptographicAlgorithm.HmacSha256,
-  CryptographicAlgorithm.HmacSha384, CryptographicAlgorithm.HmacSha512,
+  CryptographicAlgorithm.AES, CryptographicAlgorithm._3DES,
+  CryptographicAlgorithm.HMACSHA1, CryptographicAlgorithm.HMACSHA224, CryptographicAlgorithm.HMACSHA256,
+  CryptographicAlgorithm.HMACSHA384, CryptographicAlgorithm.HMACSHA512,
 ]);
 
 /** Checks algorithm and length of a symmetric key (11.2: incorrect attribute values are Invalid Field). */
@@ -63,8 +63,8 @@ export function checkSymmetric(r: KeyRecord): void {
   if (r.algorithm === undefined) throw invalidField('a symmetric key needs a Cryptographic Algorithm');
   if (!SYMMETRIC_ALGORITHMS.has(r.algorithm)) throw invalidField(`Cryptographic Algorithm ${r.algorithm} is not supported for symmetric keys (AES, 3DES, HMAC-SHA*)`);
   if (r.length === undefined) throw invalidField('a symmetric key needs a Cryptographic Length');
-  if (r.algorithm === CryptographicAlgorithm.Aes && !AES_LENGTHS.has(r.length)) throw invalidField(`AES keys are 128, 192 or 256 bits, not ${r.length}`);
-  if (r.algorithm === CryptographicAlgorithm.TripleDes && r.length !== 192) throw invalidField(`3DES keys are 192 bits (parity included), not ${r.length}`);
+  if (r.algorithm === CryptographicAlgorithm.AES && !AES_LENGTHS.has(r.length)) throw invalidField(`AES keys are 128, 192 or 256 bits, not ${r.length}`);
+  if (r.algorithm === CryptographicAlgorithm._3DES && r.length !== 192) throw invalidField(`3DES keys are 192 bits (parity included), not ${r.length}`);
   if (r.length < 8 || r.length > 4096 || r.length % 8 !== 0) throw invalidField(`Cryptographic Length ${r.length} is not a whole number of bytes between 8 and 4096 bits`);
 }
 

@@ -1,9 +1,9 @@
 // KMIP 1.2 section 4.1 Create (errors: 11.2).
 import { randomUUID } from 'crypto';
 import type { lifecycleV1 } from '@keywarden/proto';
+import { KeyFormatType, ObjectType } from '@keywarden/kmip';
 import type { Core, OpContext } from '../core';
 import { invalidField } from '../errors';
-import { KeyFormatType, ObjectType } from '../kmip-constants';
 import { nowSeconds } from '../model/record';
 import { applyTemplate, checkSymmetric, DEFAULT_USAGE_MASK, newRecord, sealAndStore } from './common';
 

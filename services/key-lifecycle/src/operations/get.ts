@@ -1,8 +1,8 @@
 // KMIP 1.2 section 4.11 Get (errors: 11.12).
 import type { lifecycleV1 } from '@keywarden/proto';
+import { KeyFormatType, ObjectType } from '@keywarden/kmip';
 import type { Core, OpContext } from '../core';
 import { illegalOperation, keyFormatNotSupported } from '../errors';
-import { KeyFormatType, ObjectType } from '../kmip-constants';
 import { isDestroyed } from '../model/state';
 import { requireUid } from './common';
 

@@ -2,9 +2,9 @@
 // KMIP 1.3 Offset Items. Indexes narrow the candidates; every candidate is
 // then matched against all criteria, so an index never decides alone.
 import type { lifecycleV1 } from '@keywarden/proto';
+import { Tag } from '@keywarden/kmip';
 import type { Core, OpContext } from '../core';
 import { invalidField } from '../errors';
-import { Tag } from '../kmip-constants';
 import { CriteriaGroup, groupCriteria, matches } from '../model/locate-match';
 import type { KeyRecord } from '../model/record';
 import { applyDueTransitions } from '../model/state';

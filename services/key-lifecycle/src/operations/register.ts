@@ -1,9 +1,9 @@
 // KMIP 1.2 section 4.3 Register (errors: 11.4), for Symmetric Keys and Secret Data.
 import { randomUUID } from 'crypto';
 import type { lifecycleV1 } from '@keywarden/proto';
+import { KeyFormatType, ObjectType, SecretDataType } from '@keywarden/kmip';
 import type { Core, OpContext } from '../core';
 import { invalidField, keyFormatNotSupported } from '../errors';
-import { KeyFormatType, ObjectType, SecretDataType } from '../kmip-constants';
 import { nowSeconds } from '../model/record';
 import { applyTemplate, checkSymmetric, DEFAULT_USAGE_MASK, newRecord, sealAndStore } from './common';
 
