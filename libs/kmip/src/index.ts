@@ -1,1 +1,4 @@
 export * from './ttlv';
+export * from './generated';
+export * from './messages';
+export * from './samples';

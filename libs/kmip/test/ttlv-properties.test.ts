@@ -16,6 +16,14 @@ describe('TTLV properties', () => {
     }), { numRuns: 1000 });
   });
 
+  test('Text String length is the UTF-8 byte length, lone surrogates included', () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => {
+      const bytes = encodeTtlv({ tag: 0x420020, type: 7, value: s });
+      expect(bytes.readUInt32BE(4)).toBe(Buffer.byteLength(s, 'utf8'));
+      expect(bytes.subarray(8, 8 + Buffer.byteLength(s)).equals(Buffer.from(s, 'utf8'))).toBe(true);
+    }), { numRuns: 2000 });
+  });
+
   test('every encoding is a multiple of 8 bytes', () => {
     fc.assert(fc.property(arbTree, (node) => encodeTtlv(node).length % 8 === 0), { numRuns: 1000 });
   });

@@ -29,6 +29,11 @@ class Decoder {
     for (let i = from; i < to; i++) if (b[i] !== 0) this.fail('BAD_PADDING', 'padding bytes must be zero', i);
   }
 
+  private u32(at: number): number {
+    const b = this.buf;
+    return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+  }
+
   /** Reads one item that must end at or before `limit`. */
   item(limit: number, depth: number): TtlvNode {
     const b = this.buf;
@@ -37,7 +42,7 @@ class Decoder {
     const tag = (b[start] << 16) | (b[start + 1] << 8) | b[start + 2];
     if (!isValidTag(tag)) this.fail('BAD_TAG', `tag 0x${tag.toString(16).padStart(6, '0')} is outside the KMIP ranges`);
     const type = b[start + 3];
-    const len = b.readUInt32BE(start + 4);
+    const len = this.u32(start + 4);
     const v = start + 8;
     const padded = len + ((8 - (len & 7)) & 7);
     if (v + padded > limit) {
@@ -57,15 +62,15 @@ class Decoder {
       case ItemType.Integer:
         if (len !== 4) this.fail('LENGTH_MISMATCH', `Integer length must be 4, got ${len}`, start + 4);
         this.zeroPadding(v + 4, v + 8);
-        return { tag, type, value: b.readInt32BE(v) };
+        return { tag, type, value: this.u32(v) | 0 };
       case ItemType.Enumeration:
         if (len !== 4) this.fail('LENGTH_MISMATCH', `Enumeration length must be 4, got ${len}`, start + 4);
         this.zeroPadding(v + 4, v + 8);
-        return { tag, type, value: b.readUInt32BE(v) };
+        return { tag, type, value: this.u32(v) };
       case ItemType.Interval:
         if (len !== 4) this.fail('LENGTH_MISMATCH', `Interval length must be 4, got ${len}`, start + 4);
         this.zeroPadding(v + 4, v + 8);
-        return { tag, type, value: b.readUInt32BE(v) };
+        return { tag, type, value: this.u32(v) };
       case ItemType.LongInteger:
         if (len !== 8) this.fail('LENGTH_MISMATCH', `Long Integer length must be 8, got ${len}`, start + 4);
         return { tag, type, value: b.readBigInt64BE(v) };
@@ -77,8 +82,8 @@ class Decoder {
         return { tag, type, value: b.readBigInt64BE(v) };
       case ItemType.Boolean: {
         if (len !== 8) this.fail('LENGTH_MISMATCH', `Boolean length must be 8, got ${len}`, start + 4);
-        const hi = b.readUInt32BE(v);
-        const lo = b.readUInt32BE(v + 4);
+        const hi = this.u32(v);
+        const lo = this.u32(v + 4);
         if (hi !== 0 || lo > 1) this.fail('BAD_BOOLEAN', 'Boolean must be 0 or 1', v);
         return { tag, type, value: lo === 1 };
       }
@@ -105,13 +110,11 @@ class Decoder {
         }
         return { tag, type, value };
       }
-      case ItemType.ByteString: {
+      case ItemType.ByteString:
         this.zeroPadding(v + len, v + padded);
-        // Copy: the tree must not pin (or alias) the socket's receive buffer.
-        const value = Buffer.allocUnsafe(len);
-        b.copy(value, 0, v, v + len);
-        return { tag, type, value };
-      }
+        // A view, not a copy: the value shares the input buffer (one framed
+        // message, never reused by the socket). Copy it to keep it longer.
+        return { tag, type, value: b.subarray(v, v + len) };
       default:
         return this.fail('BAD_TYPE', `unknown item type 0x${type.toString(16).padStart(2, '0')}`, start + 3);
     }

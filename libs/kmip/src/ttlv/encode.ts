@@ -20,6 +20,19 @@ function bigIntLength(v: bigint): number {
   return pad8(bytes);
 }
 
+/** UTF-8 byte length, as Buffer.byteLength computes it (lone surrogates count 3), without a native call. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 4; i++; }
+    else n += 3;
+  }
+  return n;
+}
+
 class Sizer {
   lens: number[] = [];
 
@@ -54,7 +67,7 @@ class Sizer {
         return 8 + len;
       }
       case ItemType.TextString: {
-        const len = Buffer.byteLength(n.value, 'utf8');
+        const len = n.value.length <= 256 ? utf8Length(n.value) : Buffer.byteLength(n.value, 'utf8');
         this.lens.push(len);
         return 8 + pad8(len);
       }
@@ -76,7 +89,20 @@ class Writer {
     b[off + 1] = (tag >>> 8) & 0xff;
     b[off + 2] = tag & 0xff;
     b[off + 3] = type;
-    b.writeUInt32BE(len, off + 4);
+    this.u32(len, off + 4);
+  }
+
+  private u32(v: number, off: number): void {
+    const b = this.buf;
+    b[off] = v >>> 24;
+    b[off + 1] = (v >>> 16) & 0xff;
+    b[off + 2] = (v >>> 8) & 0xff;
+    b[off + 3] = v & 0xff;
+  }
+
+  private zero(from: number, to: number): void {
+    const b = this.buf;
+    for (let i = from; i < to; i++) b[i] = 0;
   }
 
   write(n: TtlvNode, off: number): number {
@@ -91,14 +117,14 @@ class Writer {
       }
       case ItemType.Integer:
         this.header(n.tag, n.type, 4, off);
-        b.writeInt32BE(n.value, off + 8);
-        b.writeUInt32BE(0, off + 12);
+        this.u32(n.value >>> 0, off + 8);
+        this.zero(off + 12, off + 16);
         return off + 16;
       case ItemType.Enumeration:
       case ItemType.Interval:
         this.header(n.tag, n.type, 4, off);
-        b.writeUInt32BE(n.value, off + 8);
-        b.writeUInt32BE(0, off + 12);
+        this.u32(n.value, off + 8);
+        this.zero(off + 12, off + 16);
         return off + 16;
       case ItemType.LongInteger:
       case ItemType.DateTime:
@@ -108,8 +134,8 @@ class Writer {
         return off + 16;
       case ItemType.Boolean:
         this.header(n.tag, n.type, 8, off);
-        b.writeUInt32BE(0, off + 8);
-        b.writeUInt32BE(n.value ? 1 : 0, off + 12);
+        this.zero(off + 8, off + 15);
+        b[off + 15] = n.value ? 1 : 0;
         return off + 16;
       case ItemType.BigInteger: {
         const len = this.lens[this.i++];
@@ -124,17 +150,24 @@ class Writer {
       case ItemType.TextString: {
         const len = this.lens[this.i++];
         this.header(n.tag, n.type, len, off);
-        b.write(n.value, off + 8, len, 'utf8');
+        if (len === n.value.length) {
+          // ASCII (byte length equals UTF-16 length only when every char is one byte).
+          const s = n.value;
+          for (let i = 0; i < len; i++) b[off + 8 + i] = s.charCodeAt(i);
+        } else {
+          b.write(n.value, off + 8, len, 'utf8');
+        }
         const end = off + 8 + pad8(len);
-        b.fill(0, off + 8 + len, end);
+        this.zero(off + 8 + len, end);
         return end;
       }
       case ItemType.ByteString: {
         const len = n.value.length;
         this.header(n.tag, n.type, len, off);
-        n.value.copy(b, off + 8);
+        if (len <= 64) for (let i = 0; i < len; i++) b[off + 8 + i] = n.value[i];
+        else n.value.copy(b, off + 8);
         const end = off + 8 + pad8(len);
-        b.fill(0, off + 8 + len, end);
+        this.zero(off + 8 + len, end);
         return end;
       }
     }

@@ -3,11 +3,14 @@
 
 /** Result Reason values used by the codec (KMIP 1.4 spec §9.1.3.2.29). */
 export const CodecReason = {
-  InvalidMessage: 0x04,
-  InvalidField: 0x07,
+  ItemNotFound: 0x01,
   ResponseTooLarge: 0x02,
+  InvalidMessage: 0x04,
   OperationNotSupported: 0x05,
+  MissingData: 0x06,
+  InvalidField: 0x07,
   FeatureNotSupported: 0x08,
+  KeyFormatTypeNotSupported: 0x10,
   GeneralFailure: 0x100,
 } as const;
 
