@@ -1,0 +1,117 @@
+import { createHash } from 'crypto';
+import { WrappingError } from '../../errors';
+import type { WrappingMetrics } from '../../metrics';
+import type { Breaker } from '../../resilience/breaker';
+import { NetworkError } from './http';
+import type { Transport } from './transport';
+
+// IAM access tokens per (IAM endpoint, API key): cached, refreshed before they
+// expire (60 s before, as IBM's clients do; half the lifetime for short-lived
+// tokens), one refresh in flight at a time. A failed refresh keeps serving the
+// old token while it is still valid.
+
+const APIKEY_GRANT = 'urn:ibm:params:oauth:grant-type:apikey';
+const REFRESH_MARGIN_MS = 60_000;
+
+interface Entry {
+  token: string;
+  expiresAt: number;
+  refreshAt: number;
+  inflight?: Promise<void>;
+}
+
+export class IamTokens {
+  private readonly cache = new Map<string, Entry>();
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly breakerFor: (iamBase: string) => Breaker,
+    private readonly metrics?: WrappingMetrics,
+  ) {}
+
+  async token(iamBase: string, apiKey: string, deadline: number): Promise<string> {
+    const key = cacheKey(iamBase, apiKey);
+    let e = this.cache.get(key);
+    if (e && e.token && Date.now() < e.refreshAt) return e.token;
+    if (!e) {
+      e = { token: '', expiresAt: 0, refreshAt: 0 };
+      this.cache.set(key, e);
+    }
+    const entry = e;
+    entry.inflight ??= this.fetch(iamBase, apiKey, deadline)
+      .then((t) => { Object.assign(entry, t); })
+      .finally(() => { entry.inflight = undefined; });
+    try {
+      await entry.inflight;
+    } catch (err) {
+      if (entry.token && Date.now() < entry.expiresAt) return entry.token;
+      throw err;
+    }
+    return entry.token;
+  }
+
+  /** Drops a token the provider rejected (401), unless a newer one replaced it already. */
+  invalidate(iamBase: string, apiKey: string, token: string): void {
+    const e = this.cache.get(cacheKey(iamBase, apiKey));
+    if (e && e.token === token) {
+      e.token = '';
+      e.refreshAt = 0;
+      e.expiresAt = 0;
+    }
+  }
+
+  private async fetch(iamBase: string, apiKey: string, deadline: number): Promise<Omit<Entry, 'inflight'>> {
+    const url = new URL('identity/token', iamBase.endsWith('/') ? iamBase : `${iamBase}/`);
+    const breaker = this.breakerFor(url.origin);
+    let res;
+    try {
+      res = await this.transport.send('iam', breaker, () => ({
+        url,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ grant_type: APIKEY_GRANT, apikey: apiKey }).toString(),
+      }), true, deadline);
+    } catch (e) {
+      this.metrics?.tokenRefreshes.inc({ result: 'unavailable' });
+      if (e instanceof NetworkError) throw new WrappingError('PROVIDER_UNAVAILABLE', `cannot get an IAM token from ${url.host}: ${e.message}`, { cause: e });
+      throw e;
+    }
+    if (res.status === 200) {
+      let body: { access_token?: unknown; expires_in?: unknown };
+      try {
+        body = JSON.parse(res.body) as typeof body;
+      } catch {
+        body = {};
+      }
+      if (typeof body.access_token !== 'string' || !body.access_token || typeof body.expires_in !== 'number' || body.expires_in <= 0) {
+        this.metrics?.tokenRefreshes.inc({ result: 'error' });
+        throw new WrappingError('PROVIDER_ERROR', `IAM at ${url.host} answered 200 without a usable access token`);
+      }
+      this.metrics?.tokenRefreshes.inc({ result: 'ok' });
+      const now = Date.now();
+      const lifetime = body.expires_in * 1000;
+      return { token: body.access_token, expiresAt: now + lifetime, refreshAt: now + lifetime - Math.min(REFRESH_MARGIN_MS, lifetime / 2) };
+    }
+    this.metrics?.tokenRefreshes.inc({ result: String(res.status) });
+    const detail = iamErrorDetail(res.body, apiKey);
+    if (res.status === 429) throw new WrappingError('RATE_LIMITED', `IAM at ${url.host} is rate limiting token requests${detail}`);
+    if (res.status >= 500) throw new WrappingError('PROVIDER_UNAVAILABLE', `IAM at ${url.host} answered ${res.status}${detail}`);
+    throw new WrappingError('AUTH_FAILED', `IAM at ${url.host} rejected the API key of this tenant (HTTP ${res.status}${detail}); check credential_ref`);
+  }
+}
+
+function cacheKey(iamBase: string, apiKey: string): string {
+  // The key itself is not kept as a map key.
+  return `${iamBase}\n${createHash('sha256').update(apiKey).digest('hex')}`;
+}
+
+/** ": BXNIM0415E Provided API key could not be found." from an IAM error body, never echoing the key. */
+function iamErrorDetail(body: string, apiKey: string): string {
+  try {
+    const b = JSON.parse(body) as { errorCode?: unknown; errorMessage?: unknown };
+    const text = [b.errorCode, b.errorMessage].filter((x) => typeof x === 'string').join(' ').slice(0, 200);
+    return text ? `: ${text.split(apiKey).join('[redacted]')}` : '';
+  } catch {
+    return '';
+  }
+}
