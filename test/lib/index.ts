@@ -1,1 +1,3 @@
 export * from './redis';
+export * from './kmip-client';
+export * from './stack';

@@ -1,1 +1,6 @@
-export {};
+export * from './backend';
+export * from './convert';
+export * from './dispatch';
+export * from './errors';
+export * from './server';
+export { HANDLERS } from './operations';

@@ -34,7 +34,8 @@ export function versionViolations(tree: TtlvNode, v: ProtocolVersion): VersionVi
     if (n.type !== ItemType.Structure) return;
     // 1.x Attribute: the value's enumeration (and the attribute itself) come from its name.
     let valueEnum: string | undefined;
-    if (n.tag === Tag.Attribute) {
+    // (In 2.x an Attribute is a vendor attribute, named within its vendor's namespace.)
+    if (n.tag === Tag.Attribute && v.major === 1) {
       const nameNode = n.value.find((c) => c.tag === Tag.AttributeName);
       const name = nameNode?.type === ItemType.TextString ? nameNode.value : undefined;
       if (name && !isCustomName(name)) {

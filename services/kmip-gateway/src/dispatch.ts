@@ -1,0 +1,186 @@
+// One request message in, one response message out (KMIP 1.4 spec §7 Message
+// Format, §6.12-6.15 batch options). Batch items run in order; the Unique
+// Batch Item ID is echoed; the answer is in the request's protocol version.
+import type { Logger } from '@keywarden/common';
+import {
+  BatchErrorContinuationOption, CodecReason, Operation, ProtocolVersion, RequestBatchItem, RequestMessage,
+  ResponseBatchItem, ResponseMessage, ResultReason, ResultStatus, TtlvNode, assertDefinedIn, decodeRequestTree,
+  decodeTtlv, encodeResponseTree, encodeTtlv, isKmipError, responseVersion,
+} from '@keywarden/kmip';
+import type { LifecycleBackend } from './backend';
+import { toItemResult } from './errors';
+import { HANDLERS, OpContext } from './operations';
+
+export interface DispatchOptions {
+  backend: LifecycleBackend;
+  log: Logger;
+  maxMessageSize: number;
+  /** Called per batch item with its outcome, for metrics. */
+  observe?: (operation: number, resultStatus: number, resultReason: number | undefined, seconds: number) => void;
+}
+
+export interface Caller {
+  certFingerprint: string;
+}
+
+/** Result of identifying the connection's client certificate. */
+export type Identity = { ok: true; caller: Caller } | { ok: false; reason: number; message: string };
+
+// Operations whose effects can be compensated when a batch asks for Undo, and how.
+const UNDOABLE = new Set<number>([Operation.Create, Operation.Register, Operation.AddAttribute]);
+const READ_ONLY = new Set<number>([
+  Operation.DiscoverVersions, Operation.Query, Operation.Get, Operation.GetAttributes, Operation.GetAttributeList,
+  Operation.Locate, Operation.Check,
+]);
+
+function now(): bigint {
+  return BigInt(Math.floor(Date.now() / 1000));
+}
+
+function failure(item: RequestBatchItem, reason: number, message: string, status: number = ResultStatus.OperationFailed): ResponseBatchItem {
+  return { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, resultStatus: status, resultReason: reason, resultMessage: message };
+}
+
+/** A whole-message error reply, for a request that could not be read as a message. */
+export function messageErrorResponse(version: ProtocolVersion, reason: number, message: string): Buffer {
+  const m: ResponseMessage = {
+    header: { protocolVersion: version, timeStamp: now(), batchCount: 1 },
+    batchItems: [{ resultStatus: ResultStatus.OperationFailed, resultReason: reason, resultMessage: message }],
+  };
+  return encodeTtlv(encodeResponseTree(m));
+}
+
+/** Best-effort protocol version of a tree that failed typed decoding, so the error is answered in it. */
+function sniffVersion(tree: TtlvNode): ProtocolVersion {
+  try {
+    if (tree.type === 1) {
+      const header = tree.value.find((c) => c.tag === 0x420077);
+      const pv = header?.type === 1 ? header.value.find((c) => c.tag === 0x420069) : undefined;
+      if (pv?.type === 1) {
+        const major = pv.value.find((c) => c.tag === 0x42006a);
+        const minor = pv.value.find((c) => c.tag === 0x42006b);
+        if (major?.type === 2 && minor?.type === 2) return responseVersion({ major: major.value, minor: minor.value });
+      }
+    }
+  } catch {
+    // fall through
+  }
+  return { major: 1, minor: 0 };
+}
+
+export class Dispatcher {
+  constructor(private readonly o: DispatchOptions) {}
+
+  /** Serves one framed message. Never throws: every failure becomes a KMIP response. */
+  async handle(bytes: Buffer, identify: () => Promise<Identity>): Promise<Buffer> {
+    let tree: TtlvNode;
+    try {
+      tree = decodeTtlv(bytes, { maxMessageSize: this.o.maxMessageSize });
+    } catch (e) {
+      const r = toItemResult(e);
+      return messageErrorResponse({ major: 1, minor: 0 }, r.resultReason, r.resultMessage);
+    }
+    let req: RequestMessage;
+    try {
+      req = decodeRequestTree(tree);
+    } catch (e) {
+      const r = toItemResult(e);
+      return messageErrorResponse(sniffVersion(tree), isKmipError(e) ? r.resultReason : ResultReason.InvalidMessage, r.resultMessage);
+    }
+    const version = responseVersion(req.header.protocolVersion);
+    const items = await this.runBatch(req, version, identify);
+    const response: ResponseMessage = { header: { protocolVersion: version, timeStamp: now(), batchCount: items.length }, batchItems: items };
+    let out: Buffer;
+    try {
+      const tree = encodeResponseTree(response);
+      assertDefinedIn(tree, version);
+      out = encodeTtlv(tree);
+    } catch (e) {
+      this.o.log.error({ err: e }, 'could not encode a response');
+      return messageErrorResponse(version, ResultReason.GeneralFailure, 'internal server error');
+    }
+    const max = req.header.maximumResponseSize;
+    if (max !== undefined && max > 0 && out.length > max) {
+      const tooLarge: ResponseMessage = {
+        header: response.header,
+        batchItems: req.batchItems.map((it) => failure(it, ResultReason.ResponseTooLarge, `response of ${out.length} bytes exceeds Maximum Response Size ${max}`)),
+      };
+      out = encodeTtlv(encodeResponseTree(tooLarge));
+    }
+    return out;
+  }
+
+  private async runBatch(req: RequestMessage, version: ProtocolVersion, identify: () => Promise<Identity>): Promise<ResponseBatchItem[]> {
+    const identity = await identify();
+    if (!identity.ok) return req.batchItems.map((it) => failure(it, identity.reason, identity.message));
+    const option = req.header.batchErrorContinuationOption ?? BatchErrorContinuationOption.Stop;
+    if (req.header.asynchronousIndicator) {
+      return req.batchItems.map((it) => failure(it, CodecReason.FeatureNotSupported, 'asynchronous operations are not supported'));
+    }
+    if (option === BatchErrorContinuationOption.Undo) {
+      const bad = req.batchItems.find((it) => !READ_ONLY.has(it.operation) && !UNDOABLE.has(it.operation));
+      if (bad) {
+        const msg = 'Batch Error Continuation Option Undo is supported only for batches of Create, Register, Add Attribute and read-only operations';
+        return req.batchItems.map((it) => failure(it, CodecReason.FeatureNotSupported, msg));
+      }
+    }
+    const ctx: OpContext = { backend: this.o.backend, caller: identity.caller, version, log: this.o.log };
+    const out: ResponseBatchItem[] = [];
+    const done: Array<{ item: RequestBatchItem; result: unknown; index: number }> = [];
+    for (const item of req.batchItems) {
+      const r = await this.runItem(ctx, item);
+      out.push(r);
+      if (r.resultStatus === ResultStatus.Success) {
+        done.push({ item, result: r.payload, index: out.length - 1 });
+        continue;
+      }
+      if (option === BatchErrorContinuationOption.Continue) continue;
+      if (option === BatchErrorContinuationOption.Undo) await this.undo(ctx, done, out);
+      // Stop (and Undo): items after the failed one are not processed and not answered (§6.14).
+      break;
+    }
+    return out;
+  }
+
+  private async runItem(ctx: OpContext, item: RequestBatchItem): Promise<ResponseBatchItem> {
+    const start = process.hrtime.bigint();
+    let res: ResponseBatchItem;
+    const handler = HANDLERS.get(item.operation);
+    if (item.payloadError) {
+      res = failure(item, item.payloadError.resultReason, item.payloadError.message);
+    } else if (!handler) {
+      res = failure(item, ResultReason.OperationNotSupported, `operation 0x${item.operation.toString(16)} is not supported`);
+    } else {
+      try {
+        const payload = await handler(ctx, item.payload);
+        res = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, resultStatus: ResultStatus.Success, payload };
+      } catch (e) {
+        const r = toItemResult(e);
+        if (r.unexpected) this.o.log.error({ err: e, operation: item.operation }, 'batch item failed');
+        res = failure(item, r.resultReason, r.resultMessage, r.resultStatus);
+      }
+    }
+    this.o.observe?.(item.operation, res.resultStatus, res.resultReason, Number(process.hrtime.bigint() - start) / 1e9);
+    return res;
+  }
+
+  /** Compensates the successful items of an Undo batch, newest first, marking them Operation Undone. */
+  private async undo(ctx: OpContext, done: Array<{ item: RequestBatchItem; result: unknown; index: number }>, out: ResponseBatchItem[]): Promise<void> {
+    for (const d of [...done].reverse()) {
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const result = d.result as any;
+        if (d.item.operation === Operation.Create || d.item.operation === Operation.Register) {
+          await ctx.backend.destroy({ caller: ctx.caller, uniqueIdentifier: result.uniqueIdentifier });
+        } else if (d.item.operation === Operation.AddAttribute && result.attribute) {
+          await ctx.backend.deleteAttribute({ caller: ctx.caller, uniqueIdentifier: result.uniqueIdentifier, attributeName: result.attribute.name, attributeIndex: result.attribute.index ?? 0 });
+        }
+        out[d.index] = { operation: d.item.operation, uniqueBatchItemId: d.item.uniqueBatchItemId, resultStatus: ResultStatus.OperationUndone };
+      } catch (e) {
+        // The effect stays; the item keeps its Success status so the client knows.
+        ctx.log.error({ err: e, operation: d.item.operation }, 'could not undo a batch item');
+      }
+    }
+  }
+}
+

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// kmip-gateway process: configuration from the environment.
+//   KMIP_PORT (5696), KMIP_HOST (0.0.0.0)
+//   GATEWAY_TLS_DIR: server.crt/server.key for KMIP clients; ca.crt and
+//     kmip-gateway.crt/.key for mTLS to key-lifecycle
+//   KMIP_TRUST_MODE fingerprint|ca (fingerprint), KMIP_CLIENT_CA (PEM file, ca mode)
+//   KMIP_CIPHERS, KMIP_MIN_TLS (TLSv1.2), KMIP_MAX_MESSAGE_BYTES (1048576)
+//   KMIP_HANDSHAKE_TIMEOUT_MS (10000), KMIP_READ_TIMEOUT_MS (10000),
+//   KMIP_IDLE_TIMEOUT_MS (300000), KMIP_MAX_CONNECTIONS (20000)
+//   LIFECYCLE_ADDR (127.0.0.1:7001; dns:///name:port for round robin), LIFECYCLE_DEADLINE_MS (10000)
+//   METRICS_PORT (9401), HEALTH_ADDR (0.0.0.0:9411, gRPC health reflecting key-lifecycle)
+//   GATEWAY_INSECURE_BACKEND=true: plain gRPC to key-lifecycle (local only)
+import fs from 'fs';
+import path from 'path';
+import tls from 'tls';
+import {
+  addHealth, bindServer, channelCredentials, checkHealth, createLogger, envBool, envInt, envOptional, envString, grpc,
+  loadTlsFiles, serverCredentials,
+} from '@keywarden/common';
+import { grpcLifecycleBackend } from './backend';
+import { TrustMode, startGateway } from './server';
+
+async function main(): Promise<void> {
+  const log = createLogger('kmip-gateway');
+  const tlsDir = envString('GATEWAY_TLS_DIR', './var/pki');
+  const insecureBackend = envBool('GATEWAY_INSECURE_BACKEND', false);
+  const internal = insecureBackend ? undefined : loadTlsFiles(tlsDir, 'kmip-gateway');
+  const lifecycleAddr = envString('LIFECYCLE_ADDR', '127.0.0.1:7001');
+  const backend = grpcLifecycleBackend({
+    address: lifecycleAddr,
+    tls: internal,
+    deadlineMs: envInt('LIFECYCLE_DEADLINE_MS', 10_000, 100),
+    onWatchError: (err) => log.warn({ err: err.message }, 'revocation stream from key-lifecycle broke; reconnecting'),
+  });
+  const trustMode = envString('KMIP_TRUST_MODE', 'fingerprint') as TrustMode;
+  if (trustMode !== 'fingerprint' && trustMode !== 'ca') throw new Error('KMIP_TRUST_MODE must be fingerprint or ca');
+  const clientCa = envOptional('KMIP_CLIENT_CA');
+  const gw = await startGateway({
+    port: envInt('KMIP_PORT', 5696, 0, 65535),
+    host: envString('KMIP_HOST', '0.0.0.0'),
+    cert: fs.readFileSync(path.join(tlsDir, 'server.crt')),
+    key: fs.readFileSync(path.join(tlsDir, 'server.key')),
+    trustMode,
+    clientCa: clientCa ? fs.readFileSync(clientCa) : undefined,
+    ciphers: envOptional('KMIP_CIPHERS'),
+    minVersion: envString('KMIP_MIN_TLS', 'TLSv1.2') as tls.SecureVersion,
+    backend,
+    maxMessageSize: envInt('KMIP_MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    handshakeTimeoutMs: envInt('KMIP_HANDSHAKE_TIMEOUT_MS', 10_000, 100),
+    readTimeoutMs: envInt('KMIP_READ_TIMEOUT_MS', 10_000, 100),
+    idleTimeoutMs: envInt('KMIP_IDLE_TIMEOUT_MS', 300_000, 1000),
+    maxConnections: envInt('KMIP_MAX_CONNECTIONS', 20_000, 1),
+    logger: log,
+    metricsPort: envInt('METRICS_PORT', 9401, 0, 65535),
+  });
+
+  // gRPC health for probes: SERVING while key-lifecycle answers its own health check.
+  const healthServer = new grpc.Server();
+  const health = addHealth(healthServer, { '': 'NOT_SERVING', 'keywarden.kmip.gateway': 'NOT_SERVING' });
+  await bindServer(healthServer, envString('HEALTH_ADDR', '0.0.0.0:9411'), serverCredentials(undefined));
+  const probe = async () => {
+    let status: 'SERVING' | 'NOT_SERVING' = 'NOT_SERVING';
+    try {
+      status = (await checkHealth(lifecycleAddr, channelCredentials(internal))) === 'SERVING' ? 'SERVING' : 'NOT_SERVING';
+    } catch {
+      status = 'NOT_SERVING';
+    }
+    health.setStatus('', status);
+    health.setStatus('keywarden.kmip.gateway', status);
+  };
+  await probe();
+  const probeTimer = setInterval(() => void probe(), 5000);
+  probeTimer.unref();
+
+  const stop = async (signal: string) => {
+    log.info({ signal }, 'shutting down: draining connections');
+    clearInterval(probeTimer);
+    await gw.close(10_000);
+    healthServer.forceShutdown();
+    backend.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(`kmip-gateway: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,202 @@
+// The KMIP endpoint: TLS 1.2/1.3 with client certificates on port 5696.
+import net from 'net';
+import tls from 'tls';
+import { X509Certificate } from 'crypto';
+import { Logger, certFingerprint, createLogger, createRegistry, grpc, isGrpcError, startMetricsServer } from '@keywarden/common';
+import { ResultReason } from '@keywarden/kmip';
+import type { Registry } from 'prom-client';
+import type { LifecycleBackend } from './backend';
+import { Connection, ConnectionLimits } from './connection';
+import { Dispatcher, Identity } from './dispatch';
+import { GatewayMetrics, createGatewayMetrics } from './metrics';
+
+/**
+ * Default TLS 1.2 suites: forward-secret AEAD first (ECDHE with GCM or
+ * ChaCha20), then RSA-key-exchange AES-GCM and AES-CBC-SHA256, which vCenter
+ * 7.0.3 was seen negotiating (shared/vcenter.md). No SHA-1, RC4, 3DES, export
+ * or anonymous suites. TLS 1.3 suites are always on.
+ */
+export const DEFAULT_CIPHERS = [
+  'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+  'AES256-GCM-SHA384', 'AES128-GCM-SHA256', 'AES256-SHA256', 'AES128-SHA256',
+].join(':');
+
+export type TrustMode = 'fingerprint' | 'ca';
+
+export interface GatewayOptions {
+  port: number;
+  host?: string;
+  /** Server certificate chain and key (RSA or ECDSA), PEM. */
+  cert: Buffer | string;
+  key: Buffer | string;
+  /**
+   * fingerprint (default): any client certificate completes the handshake and
+   * is identified by its registered SHA-256 fingerprint (vCenter's self-signed
+   * certificates work). ca: the certificate must also chain to `clientCa`.
+   */
+  trustMode?: TrustMode;
+  clientCa?: Buffer | string;
+  ciphers?: string;
+  minVersion?: tls.SecureVersion;
+  maxVersion?: tls.SecureVersion;
+  backend: LifecycleBackend;
+  maxMessageSize?: number;
+  handshakeTimeoutMs?: number;
+  readTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  maxConnections?: number;
+  maxQueuedMessages?: number;
+  logger?: Logger;
+  registry?: Registry;
+  metricsPort?: number;
+}
+
+export interface Gateway {
+  port: number;
+  metricsPort?: number;
+  connectionCount(): number;
+  /** Stops accepting, lets in-flight requests finish (up to graceMs), then closes everything. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function unregisteredMessage(fp: string): string {
+  return `client certificate not registered: add it to a tenant (keywarden cert add), fingerprint sha256:${fp}`;
+}
+
+export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  const log = o.logger ?? createLogger('kmip-gateway');
+  const registry = o.registry ?? createRegistry('kmip-gateway');
+  const metrics: GatewayMetrics = createGatewayMetrics(registry);
+  const limits: ConnectionLimits = {
+    maxMessageSize: o.maxMessageSize ?? 1024 * 1024,
+    readTimeoutMs: o.readTimeoutMs ?? 10_000,
+    idleTimeoutMs: o.idleTimeoutMs ?? 300_000,
+    maxQueued: o.maxQueuedMessages ?? 8,
+  };
+  const trustMode = o.trustMode ?? 'fingerprint';
+  if (trustMode === 'ca' && !o.clientCa) throw new Error('trust mode "ca" needs clientCa');
+
+  const dispatcher = new Dispatcher({
+    backend: o.backend,
+    log,
+    maxMessageSize: limits.maxMessageSize,
+    observe: (op, status, reason, seconds) => {
+      const operation = String(op);
+      metrics.operations.inc({ operation, status: String(status), reason: reason === undefined ? '' : String(reason) });
+      metrics.operationSeconds.observe({ operation }, seconds);
+    },
+  });
+
+  const connections = new Set<Connection>();
+  const byFingerprint = new Map<string, Set<Connection>>();
+
+  const identify = async (fp: string | undefined): Promise<Identity> => {
+    if (!fp) return { ok: false, reason: ResultReason.PermissionDenied, message: 'no client certificate presented' };
+    try {
+      await o.backend.identify({ caller: { certFingerprint: fp } });
+      return { ok: true, caller: { certFingerprint: fp } };
+    } catch (e) {
+      if (isGrpcError(e) && (e.code === grpc.status.PERMISSION_DENIED || e.code === grpc.status.NOT_FOUND || e.code === grpc.status.UNAUTHENTICATED)) {
+        log.warn({ fingerprint: fp }, 'refused an unregistered client certificate');
+        return { ok: false, reason: ResultReason.PermissionDenied, message: unregisteredMessage(fp) };
+      }
+      log.error({ err: e }, 'could not identify a client certificate');
+      return { ok: false, reason: ResultReason.GeneralFailure, message: 'key service temporarily unavailable' };
+    }
+  };
+
+  const started = new WeakMap<net.Socket, bigint>();
+  const server = tls.createServer({
+    cert: o.cert,
+    key: o.key,
+    ca: trustMode === 'ca' ? o.clientCa : undefined,
+    requestCert: true,
+    rejectUnauthorized: trustMode === 'ca',
+    ciphers: o.ciphers ?? DEFAULT_CIPHERS,
+    honorCipherOrder: true,
+    minVersion: o.minVersion ?? 'TLSv1.2',
+    maxVersion: o.maxVersion ?? 'TLSv1.3',
+    handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
+    // A client that half-closes after its last request still gets the answers.
+    allowHalfOpen: true,
+  });
+  server.maxConnections = o.maxConnections ?? 20_000;
+
+  // Every accepted socket, handshake done or not, so shutdown can end them all.
+  const rawSockets = new Set<net.Socket>();
+  server.on('connection', (raw: net.Socket) => {
+    started.set(raw, process.hrtime.bigint());
+    raw.setNoDelay(true);
+    rawSockets.add(raw);
+    raw.once('close', () => rawSockets.delete(raw));
+  });
+  server.on('tlsClientError', (err, sock) => {
+    metrics.handshakes.inc({ result: 'failed' });
+    log.debug({ err: err.message, remote: sock.remoteAddress }, 'TLS handshake failed');
+  });
+  server.on('secureConnection', (sock: tls.TLSSocket) => {
+    const raw = (sock as unknown as { _parent?: net.Socket })._parent;
+    const t0 = raw ? started.get(raw) : undefined;
+    if (t0 !== undefined) metrics.handshakeSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    metrics.handshakes.inc({ result: 'ok' });
+    const peer = sock.getPeerX509Certificate?.() as X509Certificate | undefined;
+    const fp = peer ? certFingerprint(peer) : undefined;
+    if (closing) { sock.destroy(); return; }
+    const conn = new Connection(sock, fp, dispatcher, identify, limits, log, (cause) => {
+      connections.delete(conn);
+      if (fp) {
+        const set = byFingerprint.get(fp);
+        set?.delete(conn);
+        if (set && set.size === 0) byFingerprint.delete(fp);
+      }
+      metrics.connections.dec();
+      metrics.closed.inc({ cause });
+    });
+    connections.add(conn);
+    if (fp) {
+      let set = byFingerprint.get(fp);
+      if (!set) byFingerprint.set(fp, (set = new Set()));
+      set.add(conn);
+    }
+    metrics.connections.inc();
+  });
+
+  // A removed certificate loses its open connections at once.
+  const stopWatching = o.backend.watchAccessRevocations((fp) => {
+    const set = byFingerprint.get(fp);
+    if (!set) return;
+    log.info({ fingerprint: fp, connections: set.size }, 'access revoked: closing connections');
+    for (const c of set) c.destroy('revoked');
+  });
+
+  let closing = false;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host ?? '0.0.0.0', () => { server.off('error', reject); resolve(); });
+  });
+  server.on('error', (err) => log.error({ err }, 'server error'));
+  const metricsServer = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort) : undefined;
+  const port = (server.address() as net.AddressInfo).port;
+  log.info({ port, trustMode }, 'KMIP gateway listening');
+
+  return {
+    port,
+    metricsPort: metricsServer?.port,
+    connectionCount: () => connections.size,
+    close: async (graceMs = 5000) => {
+      closing = true;
+      stopWatching();
+      const stopped = new Promise<void>((r) => server.close(() => r()));
+      for (const c of connections) c.drain();
+      const all = Promise.all([...connections].map((c) => c.closed));
+      const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
+      await Promise.race([all, timer]);
+      for (const c of connections) c.destroy('shutdown');
+      for (const raw of rawSockets) raw.destroy();
+      await stopped;
+      await metricsServer?.close();
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// The services in one process for tests: Redis (own port), the Key Protect
+// emulator, crk-wrapping, key-lifecycle and (optionally) the KMIP gateway,
+// all over real sockets with mTLS from a throwaway PKI.
+import { randomBytes, randomUUID } from 'crypto';
+import { Issued, TlsFiles, channelCredentials, channelOptions, createCa, issueCertificate } from '@keywarden/common';
+import { adminV1 } from '@keywarden/proto';
+import { startRedis, TestRedis } from './redis';
+
+export interface StackPki {
+  ca: Issued;
+  /** KMIP server certificate for localhost. */
+  server: Issued;
+  /** Internal service identity (both serverAuth and clientAuth). */
+  internal: TlsFiles;
+  admin: TlsFiles;
+}
+
+export interface TestTenant {
+  id: string;
+  client: Issued;
+}
+
+export interface TestStack {
+  pki: StackPki;
+  redis: TestRedis;
+  emulatorUrl: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  emulator: any;
+  wrappingPort: number;
+  lifecyclePort: number;
+  admin: adminV1.AdminClient;
+  adminCall<Req, Res>(method: keyof adminV1.AdminClient, req: Req): Promise<Res>;
+  /** Creates a tenant with a fresh root key in the emulator and a registered client certificate. */
+  createTenant(id?: string): Promise<TestTenant>;
+  close(): Promise<void>;
+}
+
+function files(ca: Issued, i: Issued): TlsFiles {
+  return { ca: Buffer.from(ca.cert), cert: Buffer.from(i.cert), key: Buffer.from(i.key) };
+}
+
+export function makePki(): StackPki {
+  const ca = createCa('keywarden test CA');
+  const server = issueCertificate(ca, { commonName: 'localhost', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] });
+  const internal = issueCertificate(ca, { commonName: 'keywarden-internal', usage: 'both', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  const admin = issueCertificate(ca, { commonName: 'admin', usage: 'client' });
+  return { ca, server, internal: files(ca, internal), admin: files(ca, admin) };
+}
+
+export async function startStack(o: { cacheTtlMs?: number } = {}): Promise<TestStack> {
+  // Imported lazily so suites that only need the PKI do not load every service.
+  const { startEmulator } = await import('@keywarden/keyprotect-emulator');
+  const { startCrkWrapping } = await import('@keywarden/crk-wrapping');
+  const { startKeyLifecycle } = await import('@keywarden/key-lifecycle');
+  const pki = makePki();
+  const redis = await startRedis();
+  const emulator = await startEmulator({ port: 0 });
+  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: pki.internal, masterKey: randomBytes(32), allowHttp: true });
+  const lifecycle = await startKeyLifecycle({
+    address: '127.0.0.1:0', tls: pki.internal, redisUrl: redis.url,
+    wrappingAddress: `localhost:${wrapping.port}`, wrappingTls: pki.internal, cacheTtlMs: o.cacheTtlMs,
+  });
+  const admin = new adminV1.AdminClient(`localhost:${lifecycle.port}`, channelCredentials(pki.admin), channelOptions());
+  const adminCall = <Req, Res>(method: keyof adminV1.AdminClient, req: Req): Promise<Res> => new Promise((resolve, reject) => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    (admin as any)[method](req, (err: Error | null, res: Res) => (err ? reject(err) : resolve(res)));
+  });
+  const stack: TestStack = {
+    pki, redis, emulator, emulatorUrl: emulator.url, wrappingPort: wrapping.port, lifecyclePort: lifecycle.port, admin, adminCall,
+    async createTenant(id = `t-${randomUUID().slice(0, 8)}`) {
+      await adminCall('createTenant', {
+        id, name: id,
+        provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emulator.url, iamEndpoint: emulator.url, instanceId: randomUUID(), crkId: '' },
+        credential: 'test-api-key', createRootKey: true,
+      });
+      const client = issueCertificate(null, { commonName: `vcenter-${id}`, usage: 'client' });
+      await adminCall('addCertificate', { tenantId: id, pem: client.cert });
+      return { id, client };
+    },
+    async close() {
+      admin.close();
+      await lifecycle.close();
+      await wrapping.close();
+      await emulator.close();
+      await redis.stop();
+    },
+  };
+  return stack;
+}
