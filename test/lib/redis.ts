@@ -59,9 +59,14 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: st
   }
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
+/** Resolves true once the process has exited, false after `ms`. */
+function exited(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { child.off('exit', onExit); resolve(false); }, ms);
+    const onExit = () => { clearTimeout(timer); resolve(true); };
+    child.once('exit', onExit);
+  });
 }
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<TestRedis> {
@@ -97,8 +102,14 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<TestRedi
     const c = child;
     child = undefined;
     if (!c) return;
-    c.kill(signal);
-    await exited(c);
+    // Redis ignores SIGTERM while it writes its first AOF after a replica
+    // sync ("Writing initial AOF, can't exit"): ask again, then kill.
+    for (let i = 0; i < 5; i++) {
+      c.kill(signal);
+      if (await exited(c, 1000)) return;
+    }
+    c.kill('SIGKILL');
+    await exited(c, 5000);
   };
 
   await launch();

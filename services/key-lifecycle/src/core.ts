@@ -8,7 +8,7 @@ import { illegalOperation, invalidField, itemNotFound, permissionDenied, unavail
 import { cloneRecord, KeyRecord, nowSeconds } from './model/record';
 import { applyDueTransitions } from './model/state';
 import { channels } from './store/keys';
-import { CallerContext, NotReplicatedError, Store, TenantRecord, Versioned, WriteResult } from './store/store';
+import { CallerContext, isRedisFailure, NotReplicatedError, Store, TenantRecord, Versioned, WriteResult } from './store/store';
 import { isNotFound, Wrapping, wrappingFailure } from './wrapping';
 
 // What every KeyLifecycle operation shares: resolving the caller to its
@@ -160,11 +160,19 @@ export class Core {
     let removed = false;
     try {
       const cur = await this.store.getObject(rec.tenant, rec.uid);
-      removed = !cur || (await this.store.writeObject(cur, undefined)) === 'OK';
+      if (!cur) removed = true;
+      else if ((await this.store.writeObject(cur, undefined, { wait: false })) === 'OK') {
+        // Replication is ordered: a replica that confirms the removal can no
+        // longer hold the record alone; with no replica attached none can.
+        removed = failure instanceof NotReplicatedError
+          ? (await this.store.waitForReplicas()) >= failure.wanted || (await this.store.connectedReplicas()) === 0
+          : true;
+      }
     } catch (e) {
-      this.log.error({ err: e, tenant: rec.tenant, uid: rec.uid }, 'create: cannot confirm the record is absent; keeping its sealed object');
+      this.log.error({ err: e, tenant: rec.tenant, uid: rec.uid }, 'create: cannot confirm the record is gone');
     }
     if (removed) await this.destroySealedQuietly(t, rec.uid, sealedRef);
+    else this.log.error({ tenant: rec.tenant, uid: rec.uid }, 'create failed; the sealed object is kept because a copy of its record may survive');
     if (failure instanceof NotReplicatedError) throw unavailable(`the new object was not confirmed by enough Redis replicas (${failure.message}); nothing was created`, failure);
     throw unavailable('the key store is unavailable; nothing was created', failure);
   }
@@ -276,7 +284,8 @@ export class Core {
       const res = await fn(c);
       if (uidOf) c.uid = uidOf(res) ?? c.uid;
       return res;
-    } catch (e) {
+    } catch (caught) {
+      const e = !(caught instanceof ServiceError) && isRedisFailure(caught) ? unavailable('the key store is unavailable; retry', caught) : caught;
       result = e instanceof ServiceError ? grpc.status[e.code] : 'INTERNAL';
       reason = e instanceof ServiceError ? e.kmipReason : ResultReason.GeneralFailure;
       throw e;

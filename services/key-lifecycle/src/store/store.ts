@@ -120,6 +120,13 @@ export function indexEntries(r: KeyRecord): IndexEntry[] {
   return out;
 }
 
+/** A failure of Redis itself (down, refusing writes, timing out), as opposed to a bug. */
+export function isRedisFailure(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  return ['ReplyError', 'MaxRetriesPerRequestError', 'AbortError', 'NotReplicatedError'].includes(e.name)
+    || /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|Command timed out|enableOfflineQueue/.test(e.message);
+}
+
 const entryId = (e: IndexEntry) => `${e.op}\u0000${e.key}\u0000${e.member}\u0000${e.arg}`;
 
 /** A record write that reached the primary but not the required replicas in time. */
@@ -204,7 +211,7 @@ export class Store {
    * Creates (before undefined), updates, or deletes (after undefined) a record
    * with its index entries, if `ver` is still current.
    */
-  async writeObject(before: Versioned | undefined, after: KeyRecord | undefined): Promise<WriteResult> {
+  async writeObject(before: Versioned | undefined, after: KeyRecord | undefined, opts: { wait?: boolean } = {}): Promise<WriteResult> {
     const rec = (after ?? before?.rec) as KeyRecord;
     const mode = !before ? 'create' : !after ? 'delete' : 'update';
     const oldE = before ? indexEntries(before.rec) : [];
@@ -225,11 +232,22 @@ export class Store {
     for (const e of added) ops.push(e.op === 's' ? 'sadd' : e.op === 'z' ? 'zadd' : 'uset', ki(e.key), e.member, e.arg);
     const args = [keyList.length, ...keyList, mode, before?.ver ?? '', after ? encodeRecord(after) : '', ops.length / 4, ...ops];
     const result = (await this.writerScripts.kwWriteObject(...args)) as WriteResult;
-    if (result === 'OK' && this.waitReplicas > 0) {
-      const acked = Number(await this.writer.call('WAIT', this.waitReplicas, this.waitTimeoutMs));
+    if (result === 'OK' && this.waitReplicas > 0 && opts.wait !== false) {
+      const acked = await this.waitForReplicas();
       if (acked < this.waitReplicas) throw new NotReplicatedError(acked, this.waitReplicas);
     }
     return result;
+  }
+
+  /** How many replicas confirmed the writes made so far on the write connection (WAIT). */
+  async waitForReplicas(): Promise<number> {
+    return Number(await this.writer.call('WAIT', this.waitReplicas, this.waitTimeoutMs));
+  }
+
+  /** Replicas currently attached to the primary. */
+  async connectedReplicas(): Promise<number> {
+    const m = /connected_slaves:(\d+)/.exec(await this.writer.info('replication'));
+    return m ? Number(m[1]) : 0;
   }
 
   async objectCount(tenant: string): Promise<number> {

@@ -1,0 +1,157 @@
+// The real pieces key-lifecycle works with, for integration tests: a Redis of
+// its own (AOF, fsync always), the Key Protect emulator over HTTP, the real
+// crk-wrapping service, and key-lifecycle itself, all gRPC over mTLS with
+// certificates from a throwaway CA.
+import { randomBytes, randomUUID } from 'crypto';
+import {
+  certFingerprint, channelCredentials, createCa, grpc, issueCertificate, Issued, kmipReasonOf, TlsFiles,
+} from '@keywarden/common';
+import { startCrkWrapping, CrkWrapping } from '@keywarden/crk-wrapping';
+import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
+import { adminV1, lifecycleV1 } from '@keywarden/proto';
+import { startRedis, TestRedis } from '../../../test/lib/redis';
+import { KeyLifecycle, KeyLifecycleOptions, startKeyLifecycle } from '../src';
+
+const tls = (ca: Issued, i: Issued): TlsFiles => ({ ca: Buffer.from(ca.cert), cert: Buffer.from(i.cert), key: Buffer.from(i.key) });
+
+type Method = (req: unknown, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: unknown) => void) => unknown;
+
+type Messages = Record<string, { fromPartial?: (o: unknown) => unknown }>;
+
+/** The request message of a method, completed with defaults: ts-proto encodes only whole messages. */
+function complete(method: string, req: unknown): unknown {
+  const type = `${method[0].toUpperCase()}${method.slice(1)}Request`;
+  const m = (lifecycleV1 as unknown as Messages)[type] ?? (adminV1 as unknown as Messages)[type];
+  return m?.fromPartial ? m.fromPartial(req) : req;
+}
+
+/** Promise form of a unary call on a generated client: rpc(client, 'get', req). */
+export function rpc<Res>(client: grpc.Client, method: string, req: unknown, deadlineMs = 15_000): Promise<Res> {
+  const fn = (client as unknown as Record<string, Method>)[method];
+  return new Promise((resolve, reject) => {
+    fn.call(client, complete(method, req), new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (e, r) => (e ? reject(e) : resolve(r as Res)));
+  });
+}
+
+/** The failure of a call: gRPC code, KMIP Result Reason and message. */
+export async function failure(p: Promise<unknown>): Promise<{ code: number; reason?: number; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as grpc.ServiceError;
+    return { code: err.code, reason: kmipReasonOf(err), message: err.details };
+  }
+  throw new Error('expected the call to fail');
+}
+
+export interface TenantHandle {
+  id: string;
+  crkId: string;
+  instanceId: string;
+  caller: lifecycleV1.Caller;
+  /** Client certificate of the tenant (a vCenter). */
+  client: Issued;
+}
+
+export interface Stack {
+  redis: TestRedis;
+  emulator: Emulator;
+  wrapping: CrkWrapping;
+  lifecycle: KeyLifecycle;
+  ca: Issued;
+  address: string;
+  /** KeyLifecycle API client (as the gateway). */
+  lc: lifecycleV1.KeyLifecycleClient;
+  /** Admin API client (as an operator). */
+  admin: adminV1.AdminClient;
+  lifecycleTls: TlsFiles;
+  wrappingAddress: string;
+  call<Res>(method: keyof lifecycleV1.KeyLifecycleClient, req: unknown): Promise<Res>;
+  adm<Res>(method: keyof adminV1.AdminClient, req: unknown): Promise<Res>;
+  addTenant(id?: string): Promise<TenantHandle>;
+  /** Issues and registers another client certificate for a tenant. */
+  addClient(tenantId: string): Promise<lifecycleV1.Caller>;
+  /** Starts another key-lifecycle replica on the same Redis and crk-wrapping. */
+  startReplica(extra?: Partial<KeyLifecycleOptions>): Promise<KeyLifecycle>;
+  /** Key Protect REST against the emulator, as the customer would use it. */
+  keyProtect(method: string, path: string, instanceId: string): Promise<{ status: number; body: unknown }>;
+  close(): Promise<void>;
+}
+
+export async function startStack(opts: Partial<KeyLifecycleOptions> & { redisArgs?: string[] } = {}): Promise<Stack> {
+  const ca = createCa('keywarden test CA');
+  const svc = (cn: string) => issueCertificate(ca, { commonName: cn, usage: 'both', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  const wrappingTls = tls(ca, svc('crk-wrapping'));
+  const lifecycleTls = tls(ca, svc('key-lifecycle'));
+  const clientTls = tls(ca, issueCertificate(ca, { commonName: 'admin', usage: 'client' }));
+
+  const redis = await startRedis({ args: opts.redisArgs });
+  const emulator = await startEmulator({ port: 0 });
+  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: wrappingTls, masterKey: randomBytes(32) });
+  const wrappingAddress = `127.0.0.1:${wrapping.port}`;
+  const { redisArgs: _r, ...lcOpts } = opts;
+  const base: KeyLifecycleOptions = {
+    address: '127.0.0.1:0', tls: lifecycleTls, redisUrl: redis.url, wrappingAddress, wrappingTls: lifecycleTls, destroySweepMs: 500, ...lcOpts,
+  };
+  const lifecycle = await startKeyLifecycle(base);
+  const address = `127.0.0.1:${lifecycle.port}`;
+  const creds = channelCredentials(clientTls);
+  const lc = new lifecycleV1.KeyLifecycleClient(address, creds);
+  const admin = new adminV1.AdminClient(address, creds);
+  const replicas: KeyLifecycle[] = [];
+  const stack: Stack = {
+    redis, emulator, wrapping, lifecycle, ca, address, lc, admin, lifecycleTls, wrappingAddress,
+    call: (m, req) => rpc(lc, m as string, req),
+    adm: (m, req) => rpc(admin, m as string, req),
+    addClient: async (tenantId) => {
+      const client = issueCertificate(ca, { commonName: `vcenter-${tenantId}-${randomUUID().slice(0, 8)}`, usage: 'client' });
+      await stack.adm('addCertificate', { tenantId, pem: client.cert });
+      return { certFingerprint: certFingerprint(client.cert) };
+    },
+    addTenant: async (id = `t-${randomUUID().slice(0, 8)}`) => {
+      const t = await stack.adm<adminV1.Tenant>('createTenant', {
+        id, name: id, createRootKey: true, credential: `api-key-${id}`,
+        provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emulator.url, iamEndpoint: emulator.url, instanceId: randomUUID(), crkId: '' },
+      });
+      const client = issueCertificate(ca, { commonName: `vcenter-${id}`, usage: 'client' });
+      await stack.adm('addCertificate', { tenantId: id, pem: client.cert });
+      return { id, crkId: t.provider?.crkId ?? '', instanceId: t.provider?.instanceId ?? '', caller: { certFingerprint: certFingerprint(client.cert) }, client };
+    },
+    startReplica: async (extra = {}) => {
+      const r = await startKeyLifecycle({ ...base, ...extra });
+      replicas.push(r);
+      return r;
+    },
+    keyProtect: async (method, path, instanceId) => {
+      const tok = await fetch(`${emulator.url}/identity/token`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=urn:ibm:params:oauth:grant-type:apikey&apikey=customer',
+      }).then((r) => r.json() as Promise<{ access_token: string }>);
+      const res = await fetch(`${emulator.url}/api/v2/${path}`, {
+        method, headers: { authorization: `Bearer ${tok.access_token}`, 'bluemix-instance': instanceId },
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    close: async () => {
+      lc.close();
+      admin.close();
+      for (const r of replicas) await r.close();
+      await lifecycle.close();
+      await wrapping.close();
+      await emulator.close();
+      await redis.stop();
+    },
+  };
+  return stack;
+}
+
+/** A Symmetric Key template as vCenter sends it (vcenter.md: AES, 256, Encrypt|Decrypt). */
+export function aesTemplate(extra: lifecycleV1.Attribute[] = []): lifecycleV1.Attribute[] {
+  return [
+    { name: 'Cryptographic Algorithm', index: 0, value: { enumeration: 3 } },
+    { name: 'Cryptographic Length', index: 0, value: { integer: 256 } },
+    { name: 'Cryptographic Usage Mask', index: 0, value: { integer: 12 } },
+    ...extra,
+  ];
+}
