@@ -3,6 +3,7 @@ module.exports = {
   projects: [
     '<rootDir>/libs/kmip',
     '<rootDir>/libs/common',
+    '<rootDir>/libs/cli',
     '<rootDir>/services/keyprotect-emulator',
     '<rootDir>/services/crk-wrapping',
     '<rootDir>/services/key-lifecycle',

@@ -1,0 +1,98 @@
+import { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { grpc } from '@keywarden/common';
+import { adminV1, lifecycleV1 } from '@keywarden/proto';
+import { CliError, Ctx } from '../context';
+import { kv } from '../table';
+
+function statusText(s: adminV1.RootKeyStatus): string {
+  return kv([['tenant', s.tenantId], ['root key', s.crkId], ['state', s.state], ['version', s.currentVersion], ['last rotated', s.lastRotated], ['keys on older versions', s.keysOnOlderVersions], ['detail', s.detail]]);
+}
+
+/** Streams a rewrap job's progress to a bar (or JSON lines) until it ends. */
+async function watch(c: Ctx, job: adminV1.RewrapJob): Promise<adminV1.RewrapJob> {
+  const bar = !c.opts.json && process.stderr.isTTY
+    ? new cliProgress.SingleBar({ format: 'rewrap [{bar}] {value}/{total} keys | rewrapped {rewrapped} | failed {failed}', stream: process.stderr }, cliProgress.Presets.shades_classic)
+    : undefined;
+  bar?.start(Number(job.total), Number(job.done), { rewrapped: 0, failed: 0 });
+  let last = job;
+  await new Promise<void>((resolve, reject) => {
+    const stream = c.admin.watchRewrap({ jobId: job.jobId });
+    stream.on('data', (j: adminV1.RewrapJob) => {
+      last = j;
+      if (bar) {
+        bar.setTotal(Number(j.total));
+        bar.update(Number(j.done), { rewrapped: Number(j.rewrapped), failed: Number(j.failed) });
+      } else if (!c.opts.json) {
+        process.stderr.write(`rewrap ${j.done}/${j.total} (rewrapped ${j.rewrapped}, failed ${j.failed})\n`);
+      }
+    });
+    stream.on('end', () => resolve());
+    stream.on('error', (e: Error & { code?: number }) => (e.code === grpc.status.CANCELLED ? resolve() : reject(new CliError(e.message))));
+  });
+  bar?.stop();
+  return last;
+}
+
+/** After a shred, ask the key service for a few of the tenant's keys as one of its own clients would. */
+async function proveUnusable(c: Ctx, tenantId: string, sample: number): Promise<Array<{ uid: string; result: string }>> {
+  const certs = await c.call<adminV1.ListCertificatesResponse>('listCertificates', { tenantId });
+  const keys = await c.call<adminV1.ListKeysResponse>('listKeys', { tenantId, limit: sample, pageToken: '' });
+  if (!certs.certificates.length || !keys.keys.length) return [];
+  const caller = { certFingerprint: certs.certificates[0].fingerprint };
+  const out: Array<{ uid: string; result: string }> = [];
+  for (const k of keys.keys) {
+    try {
+      await c.call<lifecycleV1.GetResponse>('lifecycle.get', { caller, uniqueIdentifier: k.uniqueIdentifier, keyFormatType: 0 });
+      out.push({ uid: k.uniqueIdentifier, result: 'STILL USABLE' });
+    } catch (e) {
+      out.push({ uid: k.uniqueIdentifier, result: `unusable: ${(e as Error).message}` });
+    }
+  }
+  return out;
+}
+
+export function register(program: Command, ctx: () => Ctx): void {
+  const rk = program.command('rootkey').description("a tenant's customer root key (CRK): status, rotation, crypto-shredding");
+
+  rk.command('status <tenant>').description('root key state in the provider and keys not yet on its newest version').action(async (tenantId: string) => {
+    const c = ctx();
+    const s = await c.call<adminV1.RootKeyStatus>('getRootKeyStatus', { tenantId });
+    c.out(statusText(s), s);
+  });
+
+  rk.command('rotate <tenant>')
+    .description('rotate the root key, then rewrap every key onto the new version (with progress)')
+    .option('--no-rewrap', 'rotate only; rewrap later with `rootkey rewrap`')
+    .action(async (tenantId: string, o) => {
+      const c = ctx();
+      const s = await c.call<adminV1.RootKeyStatus>('rotateRootKey', { tenantId });
+      if (!c.opts.json) process.stderr.write(`rotated: root key ${s.crkId} now at version ${s.currentVersion}\n`);
+      if (o.rewrap === false) return c.out(statusText(s), s);
+      const job = await watch(c, await c.call<adminV1.RewrapJob>('startRewrap', { tenantId }));
+      const after = await c.call<adminV1.RootKeyStatus>('getRootKeyStatus', { tenantId });
+      c.out(`${job.status}: ${job.rewrapped} rewrapped, ${job.failed} failed of ${job.total}${job.error ? ` (${job.error})` : ''}\n${statusText(after)}`, { job, status: after });
+      if (job.status !== 'done' || Number(job.failed) > 0) throw new CliError('the rewrap did not complete; run `keywarden rootkey rewrap` again', 4);
+    });
+
+  rk.command('rewrap <tenant>').description('rewrap every key onto the newest root key version (with progress)').action(async (tenantId: string) => {
+    const c = ctx();
+    const job = await watch(c, await c.call<adminV1.RewrapJob>('startRewrap', { tenantId }));
+    c.out(`${job.status}: ${job.rewrapped} rewrapped, ${job.failed} failed of ${job.total}`, job);
+    if (job.status !== 'done' || Number(job.failed) > 0) throw new CliError('the rewrap did not complete', 4);
+  });
+
+  rk.command('shred <tenant>')
+    .description('crypto-shred: delete the root key in the provider; every key of the tenant becomes unusable')
+    .requiredOption('--confirm <tenant>', 'repeat the tenant id')
+    .option('--sample <n>', 'keys to try afterwards as proof', '3')
+    .action(async (tenantId: string, o) => {
+      if (o.confirm !== tenantId) throw new CliError('--confirm must repeat the tenant id exactly', 2);
+      const c = ctx();
+      const s = await c.call<adminV1.RootKeyStatus>('shredRootKey', { tenantId, confirmTenantId: o.confirm });
+      const proof = await proveUnusable(c, tenantId, Number(o.sample));
+      const lines = proof.map((p) => `  ${p.uid}: ${p.result}`);
+      c.out(`${statusText(s)}\nproof (Get as the tenant's client):\n${lines.length ? lines.join('\n') : '  (no keys or no certificates to try)'}`, { status: s, proof });
+      if (proof.some((p) => p.result === 'STILL USABLE')) throw new CliError('some keys are still usable after the shred', 1);
+    });
+}

@@ -1,0 +1,95 @@
+import fs from 'fs';
+import { Command } from 'commander';
+import { adminV1 } from '@keywarden/proto';
+import { CliError, Ctx } from '../context';
+import { kv, table } from '../table';
+
+const KINDS: Record<string, adminV1.ProviderKind> = {
+  keyprotect: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT,
+  hpcs: adminV1.ProviderKind.PROVIDER_KIND_HPCS,
+  pkcs11: adminV1.ProviderKind.PROVIDER_KIND_PKCS11,
+};
+
+export function kindName(k: adminV1.ProviderKind | undefined): string {
+  return Object.entries(KINDS).find(([, v]) => v === k)?.[0] ?? 'unknown';
+}
+
+/** The credential never comes from argv (visible in ps): an env var, a file, or a reference kept as such. */
+function credentialFrom(o: { credentialEnv?: string; credentialFile?: string; credentialRef?: string }): { credential?: string; credentialRef?: string } {
+  const given = [o.credentialEnv, o.credentialFile, o.credentialRef].filter(Boolean).length;
+  if (given > 1) throw new CliError('give only one of --credential-env, --credential-file, --credential-ref', 2);
+  if (o.credentialEnv) {
+    const v = process.env[o.credentialEnv];
+    if (!v) throw new CliError(`environment variable ${o.credentialEnv} is empty or unset`, 2);
+    return { credential: v };
+  }
+  if (o.credentialFile) return { credential: fs.readFileSync(o.credentialFile, 'utf8').trim() };
+  if (o.credentialRef) {
+    if (!/^(file:|env:)/.test(o.credentialRef)) throw new CliError('--credential-ref must be file:<path> or env:<NAME> (read by crk-wrapping)', 2);
+    return { credentialRef: o.credentialRef };
+  }
+  return {};
+}
+
+export function tenantRows(ts: adminV1.Tenant[]) {
+  return table(['ID', 'NAME', 'PROVIDER', 'INSTANCE', 'ROOT KEY', 'KEYS', 'CERTS', 'CREATED'],
+    ts.map((t) => [t.id, t.name, kindName(t.provider?.kind), t.provider?.instanceId, t.provider?.crkId, t.keyCount, t.certificateCount, t.createdAt]));
+}
+
+export function register(program: Command, ctx: () => Ctx): void {
+  const tenant = program.command('tenant').description('tenants: who owns keys, and where their root key lives');
+
+  tenant.command('create <id>')
+    .description('create a tenant bound to a root key in Key Protect, HPCS or a PKCS#11 HSM')
+    .requiredOption('--provider <kind>', 'keyprotect | hpcs | pkcs11')
+    .requiredOption('--url <url>', 'provider API base URL (keyprotect/hpcs) or PKCS#11 module path')
+    .option('--iam-url <url>', 'IAM token URL (default https://iam.cloud.ibm.com)')
+    .requiredOption('--instance <id>', 'service instance GUID, or the PKCS#11 token label')
+    .option('--crk-id <id>', 'an existing root key id (or PKCS#11 key label)')
+    .option('--create-root-key', 'create a new root key in the provider')
+    .option('--name <name>', 'display name')
+    .option('--credential-env <NAME>', 'read the API key / PIN from this environment variable (sealed with the master key)')
+    .option('--credential-file <path>', 'read the API key / PIN from this file (sealed with the master key)')
+    .option('--credential-ref <ref>', 'file:<path> or env:<NAME> that crk-wrapping reads at use (a mounted secret)')
+    .action(async (id: string, o) => {
+      const kind = KINDS[o.provider];
+      if (kind === undefined) throw new CliError(`--provider must be one of ${Object.keys(KINDS).join(', ')}`, 2);
+      if (!o.crkId && !o.createRootKey) throw new CliError('give --crk-id of an existing root key, or --create-root-key', 2);
+      if (o.crkId && o.createRootKey) throw new CliError('--crk-id and --create-root-key exclude each other', 2);
+      const c = ctx();
+      const t = await c.call<adminV1.Tenant>('createTenant', {
+        id, name: o.name ?? id,
+        provider: { kind, endpoint: o.url, iamEndpoint: o.iamUrl ?? '', instanceId: o.instance, crkId: o.crkId ?? '' },
+        createRootKey: !!o.createRootKey,
+        ...credentialFrom(o),
+      });
+      c.out(`created tenant ${t.id} (root key ${t.provider?.crkId})`, t);
+    });
+
+  tenant.command('list').description('list tenants').action(async () => {
+    const c = ctx();
+    const r = await c.call<adminV1.ListTenantsResponse>('listTenants', {});
+    c.out(tenantRows(r.tenants), r.tenants);
+  });
+
+  tenant.command('show <id>').description('show one tenant').action(async (id: string) => {
+    const c = ctx();
+    const t = await c.call<adminV1.Tenant>('getTenant', { tenantId: id });
+    c.out(kv([
+      ['id', t.id], ['name', t.name], ['provider', kindName(t.provider?.kind)], ['endpoint', t.provider?.endpoint],
+      ['iam endpoint', t.provider?.iamEndpoint], ['instance', t.provider?.instanceId], ['root key', t.provider?.crkId],
+      ['credential', t.credentialSource], ['keys', t.keyCount], ['certificates', t.certificateCount], ['created', t.createdAt],
+    ]), t);
+  });
+
+  tenant.command('delete <id>')
+    .description('delete a tenant with its certificates and keys (their sealed objects too)')
+    .requiredOption('--confirm <id>', 'repeat the tenant id')
+    .option('--delete-root-key', 'also delete the root key in the provider')
+    .action(async (id: string, o) => {
+      if (o.confirm !== id) throw new CliError('--confirm must repeat the tenant id exactly', 2);
+      const c = ctx();
+      const r = await c.call<adminV1.DeleteTenantResponse>('deleteTenant', { tenantId: id, confirmTenantId: o.confirm, deleteRootKey: !!o.deleteRootKey });
+      c.out(`deleted tenant ${id}: ${r.keysDeleted} keys, ${r.certificatesRemoved} certificates`, r);
+    });
+}
