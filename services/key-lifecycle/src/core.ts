@@ -265,11 +265,10 @@ export class Core {
     }
   }
 
+  /** Drops cached plaintext here and, through Redis pub/sub, on every other replica. */
   async invalidate(tenant: string, uid?: string): Promise<void> {
     this.cache.drop(tenant, uid);
-    if (this.cache.enabled) {
-      await this.store.publish(channels.invalidate, uid ? { tenant, uid } : { tenant }).catch((err: unknown) => this.log.warn({ err }, 'cache invalidation not published'));
-    }
+    await this.store.publish(channels.invalidate, uid ? { tenant, uid } : { tenant }).catch((err: unknown) => this.log.warn({ err }, 'cache invalidation not published'));
   }
 
   // ---- audit ----

@@ -56,6 +56,10 @@ async function checkDurability(redis: Redis, log: Logger): Promise<void> {
       log.warn({ appendonly: aof, appendfsync: fsync },
         'Redis is not configured with appendonly yes + appendfsync always: an acknowledged Create can be lost if Redis crashes');
     }
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    if (policy !== 'noeviction') {
+      log.warn({ maxmemoryPolicy: policy }, 'Redis may evict keys (maxmemory-policy is not noeviction): records could disappear under memory pressure');
+    }
   } catch (err) {
     log.warn({ err }, 'cannot read the Redis persistence configuration (CONFIG GET refused); make sure AOF with appendfsync always is on');
   }
