@@ -29,12 +29,16 @@ afterAll(async () => {
 }, 30_000);
 
 async function kw(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return kwAt(`localhost:${stack.lifecyclePort}`, ...args);
+}
+
+async function kwAt(endpoint: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += s.toString(); return true; });
   const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += s.toString(); return true; });
   try {
-    const code = await run(['--endpoint', `localhost:${stack.lifecyclePort}`, '--pki-dir', pkiDir, ...args]);
+    const code = await run(['--endpoint', endpoint, '--pki-dir', pkiDir, ...args]);
     return { code, out, err };
   } finally {
     o.mockRestore();
@@ -71,6 +75,8 @@ describe('tenants', () => {
     const json = JSON.parse((await kw('--json', 'tenant', 'show', 'cli-t2')).out);
     expect(json).toMatchObject({ id: 'cli-t2', credentialSource: 'sealed' });
     expect(JSON.stringify(json)).not.toContain('test-api-key');
+    expect((await kw('tenant', 'update', 'cli-t2', '--name', 'Renamed', '--credential-env', 'KW_TEST_APIKEY')).code).toBe(0);
+    expect(JSON.parse((await kw('--json', 'tenant', 'show', 'cli-t2')).out)).toMatchObject({ name: 'Renamed', credentialSource: 'sealed' });
     expect((await kw('tenant', 'delete', 'cli-t2', '--confirm', 'wrong')).code).toBe(2);
     const del = await kw('tenant', 'delete', 'cli-t2', '--confirm', 'cli-t2');
     expect(del.code).toBe(0);
@@ -83,8 +89,9 @@ describe('tenants', () => {
     const bad = await kw('tenant', 'create', 'x', '--provider', 'nope', '--url', 'e', '--instance', 'i', '--create-root-key');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--provider must be one of/);
-    const down = await run(['--endpoint', 'localhost:1', '--pki-dir', pkiDir, '--timeout', '2', 'tenant', 'list']).catch(() => -1);
-    expect(down).toBe(6);
+    const down = await kwAt('localhost:1', '--timeout', '2', 'tenant', 'list');
+    expect(down.code).toBe(6);
+    expect(down.err).toMatch(/cannot reach the Admin API at localhost:1/);
   });
 });
 

@@ -20,8 +20,12 @@ export interface LifecycleBackend {
   addAttribute(r: lifecycleV1.AddAttributeRequest): Promise<lifecycleV1.AddAttributeResponse>;
   modifyAttribute(r: lifecycleV1.ModifyAttributeRequest): Promise<lifecycleV1.ModifyAttributeResponse>;
   deleteAttribute(r: lifecycleV1.DeleteAttributeRequest): Promise<lifecycleV1.DeleteAttributeResponse>;
-  /** Calls onRevoked for each fingerprint whose access ended; returns a function that stops watching. */
-  watchAccessRevocations(onRevoked: (fingerprint: string) => void): () => void;
+  /**
+   * Calls onRevoked for each fingerprint whose access ended; onResumed after
+   * the stream was re-established (revocations sent meanwhile were missed).
+   * Returns a function that stops watching.
+   */
+  watchAccessRevocations(onRevoked: (fingerprint: string) => void, onResumed?: () => void): () => void;
   close(): void;
 }
 
@@ -50,22 +54,28 @@ export function grpcLifecycleBackend(o: GrpcBackendOptions): LifecycleBackend {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     (backend as any)[m] = (req: unknown) => call(fn, client, req, deadlineMs);
   }
-  backend.watchAccessRevocations = (onRevoked) => {
+  backend.watchAccessRevocations = (onRevoked, onResumed) => {
     let stopped = false;
+    let broken = false;
     let stream: grpc.ClientReadableStream<lifecycleV1.AccessRevoked> | undefined;
     let retry: NodeJS.Timeout | undefined;
     const open = () => {
       if (stopped) return;
       stream = client.watchAccessRevocations({});
+      if (broken) {
+        // The server sends nothing on subscribe: treat the stream as resumed once its headers arrive.
+        stream.once('metadata', () => { broken = false; onResumed?.(); });
+      }
       stream.on('data', (m: lifecycleV1.AccessRevoked) => onRevoked(m.certFingerprint));
       stream.on('error', (err: Error & { code?: number }) => {
         if (stopped || err.code === grpc.status.CANCELLED) return;
         o.onWatchError?.(err);
+        broken = true;
         retry = setTimeout(open, 1000);
         retry.unref();
       });
       stream.on('end', () => {
-        if (!stopped) { retry = setTimeout(open, 1000); retry.unref(); }
+        if (!stopped) { broken = true; retry = setTimeout(open, 1000); retry.unref(); }
       });
     };
     open();

@@ -163,12 +163,21 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     metrics.connections.inc();
   });
 
-  // A removed certificate loses its open connections at once.
+  // A removed certificate loses its open connections at once. After the
+  // revocation stream was broken, every open connection is identified again.
   const stopWatching = o.backend.watchAccessRevocations((fp) => {
     const set = byFingerprint.get(fp);
     if (!set) return;
     log.info({ fingerprint: fp, connections: set.size }, 'access revoked: closing connections');
     for (const c of set) c.destroy('revoked');
+  }, () => {
+    for (const [fp, set] of byFingerprint) {
+      identify(fp).then((id) => {
+        if (id.ok || id.reason !== ResultReason.PermissionDenied) return;
+        log.info({ fingerprint: fp, connections: set.size }, 'access ended while the revocation stream was down: closing connections');
+        for (const c of set) c.destroy('revoked');
+      }, () => undefined);
+    }
   });
 
   let closing = false;

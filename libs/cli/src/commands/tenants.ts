@@ -66,6 +66,19 @@ export function register(program: Command, ctx: () => Ctx): void {
       c.out(`created tenant ${t.id} (root key ${t.provider?.crkId})`, t);
     });
 
+  tenant.command('update <id>')
+    .description('change a tenant: name, provider fields, credential (empty options are left unchanged)')
+    .option('--name <name>').option('--url <url>').option('--iam-url <url>').option('--instance <id>').option('--crk-id <id>')
+    .option('--credential-env <NAME>').option('--credential-file <path>').option('--credential-ref <ref>')
+    .action(async (id: string, o) => {
+      const c = ctx();
+      const provider = o.url || o.iamUrl || o.instance || o.crkId
+        ? { kind: adminV1.ProviderKind.PROVIDER_KIND_UNSPECIFIED, endpoint: o.url ?? '', iamEndpoint: o.iamUrl ?? '', instanceId: o.instance ?? '', crkId: o.crkId ?? '' }
+        : undefined;
+      const t = await c.call<adminV1.Tenant>('updateTenant', { tenantId: id, name: o.name ?? '', provider, ...credentialFrom(o) });
+      c.out(`updated tenant ${t.id}`, t);
+    });
+
   tenant.command('list').description('list tenants').action(async () => {
     const c = ctx();
     const r = await c.call<adminV1.ListTenantsResponse>('listTenants', {});

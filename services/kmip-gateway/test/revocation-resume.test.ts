@@ -1,0 +1,44 @@
+// A certificate removed while the gateway's revocation stream is down (its
+// key-lifecycle replica restarting) still loses its open connections once the
+// stream is back: the gateway identifies every open connection again.
+import { certFingerprint } from '@keywarden/common';
+import { ResultStatus, vcenter } from '@keywarden/kmip';
+import { startKeyLifecycle, KeyLifecycle } from '@keywarden/key-lifecycle';
+import { Gateway, LifecycleBackend, grpcLifecycleBackend, startGateway } from '@keywarden/kmip-gateway';
+import { KmipClient, TestStack, startStack } from '../../../test/lib';
+
+let stack: TestStack;
+
+beforeAll(async () => { stack = await startStack(); }, 60_000);
+afterAll(async () => { await stack?.close(); }, 30_000);
+
+test('revocations missed during a stream outage close connections after it resumes', async () => {
+  const replica = () => startKeyLifecycle({
+    address: `127.0.0.1:${port}`, tls: stack.pki.internal, redisUrl: stack.redis.url,
+    wrappingAddress: `localhost:${stack.wrappingPort}`, wrappingTls: stack.pki.internal,
+  });
+  let port = 0;
+  let a: KeyLifecycle = await replica();
+  port = a.port;
+  const backend: LifecycleBackend = grpcLifecycleBackend({ address: `localhost:${port}`, tls: stack.pki.internal });
+  const gw: Gateway = await startGateway({ port: 0, host: '127.0.0.1', cert: stack.pki.server.cert, key: stack.pki.server.key, backend });
+  const t = await stack.createTenant();
+  const c = await KmipClient.connect({ port: gw.port, ca: stack.pki.ca.cert, cert: t.client.cert, key: t.client.key });
+  try {
+    expect((await c.send(vcenter.discoverVersions())).batchItems[0].resultStatus).toBe(ResultStatus.Success);
+    const closed = new Promise<void>((r) => c.socket.once('close', () => r()));
+
+    await a.close(); // the gateway's stream breaks
+    // Removed through the other replica (the stack's own) while the stream is down.
+    await stack.adminCall('removeCertificate', { fingerprint: certFingerprint(t.client.cert) });
+    expect(c.socket.destroyed).toBe(false);
+
+    a = await replica(); // same address: the gateway's stream comes back
+    await closed;
+  } finally {
+    await c.close();
+    await gw.close(500);
+    backend.close();
+    await a.close();
+  }
+}, 60_000);
