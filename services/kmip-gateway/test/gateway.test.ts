@@ -317,3 +317,38 @@ describe('bad input on the socket', () => {
     await ok.close();
   });
 });
+
+describe('capacity and shutdown', () => {
+  test('connections beyond the cap are closed without disturbing the others', async () => {
+    const g = await startGateway({ port: 0, host: '127.0.0.1', cert: stack.pki.server.cert, key: stack.pki.server.key, backend, maxConnections: 2 });
+    const opts = { port: g.port, ca: stack.pki.ca.cert, cert: tenantA.client.cert, key: tenantA.client.key };
+    const a = await KmipClient.connect(opts);
+    const b = await KmipClient.connect(opts);
+    await expect(KmipClient.connect(opts).then((c) => c.send(vcenter.discoverVersions()))).rejects.toThrow();
+    expect((await one(a, vcenter.discoverVersions())).resultStatus).toBe(ResultStatus.Success);
+    await a.close();
+    await b.close();
+    await g.close(500);
+  });
+
+  test('shutdown answers the request in flight, then closes', async () => {
+    const g = await startGateway({ port: 0, host: '127.0.0.1', cert: stack.pki.server.cert, key: stack.pki.server.key, backend });
+    const c = await KmipClient.connect({ port: g.port, ca: stack.pki.ca.cert, cert: tenantA.client.cert, key: tenantA.client.key });
+    expect((await one(c, vcenter.discoverVersions())).resultStatus).toBe(ResultStatus.Success); // identified
+    stack.emulator.faults.set({ latencyMs: 400 }); // a slow root-key provider keeps the Create in flight
+    try {
+      const pending = c.send(vcenter.create(1));
+      await new Promise((r) => setTimeout(r, 150));
+      const closing = g.close(5000);
+      const r = await pending;
+      expect(r.batchItems[0].resultStatus).toBe(ResultStatus.Success);
+      await closing;
+      expect(c.socket.destroyed || c.socket.readableEnded).toBe(true);
+      await expect(KmipClient.connect({ port: g.port, ca: stack.pki.ca.cert })).rejects.toThrow();
+    } finally {
+      stack.emulator.faults.clear();
+      await c.close();
+    }
+  });
+});
+
