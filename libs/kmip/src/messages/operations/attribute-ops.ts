@@ -61,6 +61,19 @@ export interface AttributeResponse {
   attribute?: Attribute;
 }
 
+/** Add, Modify and Delete Attribute share their response: the uid, and in 1.x the attribute. */
+const attributeResponse: Pick<OperationCodec<unknown, AttributeResponse>, 'decodeResponse' | 'encodeResponse'> = {
+  decodeResponse: (r, v) => {
+    const node = isV2(v) ? undefined : r.node_(Tag.Attribute);
+    return { uniqueIdentifier: reqUid(r), attribute: node ? decodeAttributeV1(node) : undefined };
+  },
+  encodeResponse: (p, v) => {
+    const out = uidNode(p.uniqueIdentifier);
+    if (!isV2(v) && p.attribute) out.push(encodeAttributeV1(p.attribute));
+    return out;
+  },
+};
+
 function attributeOp(operation: number, wrapper: number): OperationCodec<AttributeRequest, AttributeResponse> {
   return {
     operation,
@@ -84,15 +97,7 @@ function attributeOp(operation: number, wrapper: number): OperationCodec<Attribu
       }
       return [...uidNode(p.uniqueIdentifier), encodeAttributeV1(p.attribute)];
     },
-    decodeResponse: (r, v) => {
-      const node = isV2(v) ? undefined : r.node_(Tag.Attribute);
-      return { uniqueIdentifier: reqUid(r), attribute: node ? decodeAttributeV1(node) : undefined };
-    },
-    encodeResponse: (p, v) => {
-      const out = uidNode(p.uniqueIdentifier);
-      if (!isV2(v) && p.attribute) out.push(encodeAttributeV1(p.attribute));
-      return out;
-    },
+    ...attributeResponse,
   };
 }
 
@@ -135,13 +140,5 @@ export const deleteAttribute: OperationCodec<DeleteAttributeRequest, AttributeRe
       .integer(Tag.AttributeIndex, p.attributeIndex)
       .items;
   },
-  decodeResponse: (r, v) => {
-    const node = isV2(v) ? undefined : r.node_(Tag.Attribute);
-    return { uniqueIdentifier: reqUid(r), attribute: node ? decodeAttributeV1(node) : undefined };
-  },
-  encodeResponse: (p, v) => {
-    const out = uidNode(p.uniqueIdentifier);
-    if (!isV2(v) && p.attribute) out.push(encodeAttributeV1(p.attribute));
-    return out;
-  },
+  ...attributeResponse,
 };
