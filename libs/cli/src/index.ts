@@ -12,6 +12,7 @@ export { CliError } from './context';
 export function buildProgram(): { program: Command; cleanup: () => void } {
   const program = new Command('keywarden')
     .description('keywarden operator CLI (Admin API over mTLS)')
+    .version((require('../package.json') as { version: string }).version)
     .option('--data-dir <dir>', 'local stack data directory (endpoint and PKI from it)', process.env.KEYWARDEN_DATA_DIR ?? 'var')
     .option('--endpoint <host:port>', 'Admin API address (default: from --data-dir, else KEYWARDEN_ADMIN_ADDR, else localhost:7001)')
     .option('--pki-dir <dir>', 'directory with ca.crt and the admin client certificate (default: <data-dir>/pki)')
