@@ -8,7 +8,7 @@ import {
   decodeTtlv, encodeResponseTree, encodeTtlv, isKmipError, responseVersion,
 } from '@keywarden/kmip';
 import type { LifecycleBackend } from './backend';
-import { toItemResult } from './errors';
+import { reasonForVersion, toItemResult } from './errors';
 import { HANDLERS, OpContext } from './operations';
 
 export interface DispatchOptions {
@@ -157,7 +157,7 @@ export class Dispatcher {
       } catch (e) {
         const r = toItemResult(e);
         if (r.unexpected) this.o.log.error({ err: e, operation: item.operation }, 'batch item failed');
-        res = failure(item, r.resultReason, r.resultMessage, r.resultStatus);
+        res = failure(item, reasonForVersion(r.resultReason, item, ctx.version), r.resultMessage, r.resultStatus);
       }
     }
     this.o.observe?.(item.operation, res.resultStatus, res.resultReason, Number(process.hrtime.bigint() - start) / 1e9);

@@ -2,7 +2,7 @@
 // Reason and Message. Known failures keep their message; anything unexpected
 // becomes General Failure with a fixed text (details go to the log only).
 import { grpc, isGrpcError, kmipReasonOf } from '@keywarden/common';
-import { ResultReason, ResultStatus, isKmipError } from '@keywarden/kmip';
+import { Operation, ProtocolVersion, RequestBatchItem, ResultReason, ResultStatus, enumValueDefinedIn, isKmipError, versionKey } from '@keywarden/kmip';
 
 export interface ItemResult {
   resultStatus: number;
@@ -49,4 +49,44 @@ export function toItemResult(err: unknown): ItemResult {
     if (reason !== undefined) return { resultStatus: ResultStatus.OperationFailed, resultReason: reason, resultMessage: err.details, unexpected: false };
   }
   return { resultStatus: ResultStatus.OperationFailed, resultReason: ResultReason.GeneralFailure, resultMessage: GENERAL_FAILURE_TEXT, unexpected: true };
+}
+
+/**
+ * The Result Reason to put on the wire for `item` in the response's version.
+ * key-lifecycle names reasons from the KMIP 1.x error tables, and KMIP 2.0
+ * dropped two of them (Illegal Operation, Index Out of Bounds) for precise
+ * ones; a response must not carry a value its version does not define (the
+ * encoder refuses it, which turned a plain client error into "internal server
+ * error" for 2.x clients). A reason the version lacks becomes its counterpart
+ * there for this operation, else General Failure; the message is kept.
+ */
+export function reasonForVersion(reason: number, item: RequestBatchItem, version: ProtocolVersion): number {
+  const v = versionKey(version);
+  if (v === undefined || enumValueDefinedIn('ResultReason', reason, v)) return reason;
+  let mapped: number | undefined;
+  const attributeName: string | undefined = item.payload?.attribute?.name;
+  if (reason === ResultReason.IllegalOperation) {
+    switch (item.operation) {
+      // The one Illegal Operation of Get and Check: the key material was destroyed.
+      case Operation.Get:
+      case Operation.Check:
+        mapped = ResultReason.ObjectDestroyed;
+        break;
+      case Operation.Activate:
+      case Operation.Revoke:
+      case Operation.Destroy:
+        mapped = ResultReason.WrongKeyLifecycleState;
+        break;
+      case Operation.AddAttribute:
+        mapped = attributeName === 'Name' ? ResultReason.NonUniqueNameAttribute : ResultReason.AttributeSingleValued;
+        break;
+      case Operation.ModifyAttribute:
+        if (attributeName === 'Name') mapped = ResultReason.NonUniqueNameAttribute;
+        break;
+    }
+  } else if (reason === ResultReason.IndexOutOfBounds) {
+    // key-lifecycle uses it for its per-object attribute instance limits.
+    mapped = item.operation === Operation.AddAttribute ? ResultReason.ServerLimitExceeded : ResultReason.AttributeInstanceNotFound;
+  }
+  return mapped !== undefined && enumValueDefinedIn('ResultReason', mapped, v) ? mapped : ResultReason.GeneralFailure;
 }

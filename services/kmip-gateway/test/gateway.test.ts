@@ -9,7 +9,7 @@ import {
   RequestMessage, ResultReason, ResultStatus, State, attr, encodeRequest, fromHex, request, vcenter, vcenterBatchId,
 } from '@keywarden/kmip';
 import { certFingerprint, issueCertificate } from '@keywarden/common';
-import { Gateway, grpcLifecycleBackend, startGateway, LifecycleBackend } from '@keywarden/kmip-gateway';
+import { Gateway, grpcLifecycleBackend, reasonForVersion, startGateway, LifecycleBackend } from '@keywarden/kmip-gateway';
 import { KmipClient, TestStack, TestTenant, startStack } from '../../../test/lib';
 
 let stack: TestStack;
@@ -218,6 +218,36 @@ describe('batches, versions and limits', () => {
     const key = await c.send(request([{ operation: Operation.Get, payload: { uniqueIdentifier: uid } }], v2));
     expect(key.batchItems[0].payload.object.keyBlock.keyMaterial).toHaveLength(16);
     await c.close();
+  });
+
+  test('a 1.x-only Result Reason becomes its KMIP 2.x counterpart (Get of a destroyed key), not General Failure', async () => {
+    const c = await connect(tenantA);
+    const uid = (await one(c, vcenter.create(1))).payload.uniqueIdentifier;
+    expect((await one(c, request([{ operation: Operation.Destroy, payload: { uniqueIdentifier: uid } }]))).resultStatus).toBe(ResultStatus.Success);
+    const get = (v: { major: number; minor: number }) => c.send(request([{ operation: Operation.Get, payload: { uniqueIdentifier: uid } }], v));
+    const v14 = (await get({ major: 1, minor: 4 })).batchItems[0];
+    expect([v14.resultReason, v14.resultMessage]).toEqual([ResultReason.IllegalOperation, expect.stringMatching(/destroyed/)]);
+    for (const v of [{ major: 2, minor: 0 }, { major: 2, minor: 1 }]) {
+      const item = (await get(v)).batchItems[0];
+      expect([item.resultReason, item.resultMessage]).toEqual([ResultReason.ObjectDestroyed, v14.resultMessage]);
+    }
+    // Activate of a destroyed key: Wrong Key Lifecycle State in 2.x.
+    const act = (await c.send(request([{ operation: Operation.Activate, payload: { uniqueIdentifier: uid } }], { major: 2, minor: 0 }))).batchItems[0];
+    expect(act.resultStatus).toBe(ResultStatus.OperationFailed);
+    expect(act.resultReason).not.toBe(ResultReason.GeneralFailure);
+    await c.close();
+  });
+
+  test('reasonForVersion: a reason the version defines is kept; others map per operation or to General Failure', () => {
+    const v20 = { major: 2, minor: 0 };
+    const item = (operation: number, payload?: unknown) => ({ operation, payload });
+    expect(reasonForVersion(ResultReason.IllegalOperation, item(Operation.Get), { major: 1, minor: 1 })).toBe(ResultReason.IllegalOperation);
+    expect(reasonForVersion(ResultReason.ItemNotFound, item(Operation.Get), v20)).toBe(ResultReason.ItemNotFound);
+    expect(reasonForVersion(ResultReason.IllegalOperation, item(Operation.Revoke), v20)).toBe(ResultReason.WrongKeyLifecycleState);
+    expect(reasonForVersion(ResultReason.IllegalOperation, item(Operation.AddAttribute, { attribute: attr.name('n') }), v20)).toBe(ResultReason.NonUniqueNameAttribute);
+    expect(reasonForVersion(ResultReason.IllegalOperation, item(Operation.AddAttribute, { attribute: attr.integer('Cryptographic Length', 1) }), v20)).toBe(ResultReason.AttributeSingleValued);
+    expect(reasonForVersion(ResultReason.IndexOutOfBounds, item(Operation.AddAttribute), v20)).toBe(ResultReason.ServerLimitExceeded);
+    expect(reasonForVersion(ResultReason.IllegalOperation, item(Operation.Locate), v20)).toBe(ResultReason.GeneralFailure);
   });
 
   test('an operation the server does not implement gets Operation Not Supported', async () => {
