@@ -250,6 +250,29 @@ describe('batches, versions and limits', () => {
     expect(reasonForVersion(ResultReason.IllegalOperation, item(Operation.Locate), v20)).toBe(ResultReason.GeneralFailure);
   });
 
+  test('KMIP 2.0 Modify and Delete Attribute act on the instance named by Current Attribute', async () => {
+    const c = await connect(tenantA);
+    const v2 = { major: 2, minor: 0 };
+    const uid = (await one(c, vcenter.create(1))).payload.uniqueIdentifier;
+    for (const owner of ['ops', 'security', 'audit']) {
+      expect((await one(c, request([{ operation: Operation.AddAttribute, payload: { uniqueIdentifier: uid, attribute: attr.text('x-Owner', owner) } }]))).resultStatus).toBe(ResultStatus.Success);
+    }
+    const owners = async () => {
+      const r = await one(c, request([{ operation: Operation.GetAttributes, payload: { uniqueIdentifier: uid, attributeNames: ['x-Owner'] } }]));
+      return (r.payload.attributes as Array<{ value: { value: string } }>).map((a) => a.value.value).sort();
+    };
+    const del = await c.send(request([{ operation: Operation.DeleteAttribute, payload: { uniqueIdentifier: uid, attributeName: 'x-Owner', currentValue: attr.text('x-Owner', 'security').value } }], v2));
+    expect(del.batchItems[0].resultStatus).toBe(ResultStatus.Success);
+    expect(await owners()).toEqual(['audit', 'ops']);
+    const mod = await c.send(request([{ operation: Operation.ModifyAttribute, payload: { uniqueIdentifier: uid, currentAttribute: attr.text('x-Owner', 'audit'), attribute: attr.text('x-Owner', 'platform') } }], v2));
+    expect(mod.batchItems[0].resultStatus).toBe(ResultStatus.Success);
+    expect(await owners()).toEqual(['ops', 'platform']);
+    const none = await c.send(request([{ operation: Operation.DeleteAttribute, payload: { uniqueIdentifier: uid, attributeName: 'x-Owner', currentValue: attr.text('x-Owner', 'nobody').value } }], v2));
+    expect(none.batchItems[0].resultReason).toBe(ResultReason.AttributeNotFound);
+    expect(await owners()).toEqual(['ops', 'platform']);
+    await c.close();
+  });
+
   test('an operation the server does not implement gets Operation Not Supported', async () => {
     const c = await connect(tenantA);
     const r = await one(c, request([{ operation: Operation.ReKey, rawPayload: { tag: 0x420079, type: 1, value: [] } }]));
