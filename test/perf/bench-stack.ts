@@ -1,5 +1,5 @@
 // Benchmark (d): the full stack in its default configuration — kmip-gateway,
-// key-lifecycle, crk-wrapping, the Key Protect emulator (HTTPS) and Redis with
+// key-lifecycle, crk-wrapping, the Key Protect emulator (HTTP, as `npm start`) and Redis with
 // AOF appendfsync always, each its own process, mTLS between them — next to
 // PyKMIP's own server (pykmip-server, SQLite) under the same load in the same
 // run: persistent connections, vCenter-shaped Get (of keys created first)
@@ -7,6 +7,7 @@
 // >= 10x PyKMIP, 0 errors.
 //   npm run bench:stack -w test
 //   PERF_DURATION (s, 10), PERF_WARMUP (s, 2), PERF_CONNECTIONS (16), PERF_WORKERS (2), PERF_KEYS (16 keys to Get)
+//   PERF_CPU_PROF=name,name (node --cpu-prof of those services), PERF_CPU_PROF_DIR
 import { KmipClient } from '../lib/kmip-client';
 import { vcenter } from '@keywarden/kmip';
 import { LoadOp } from './messages';

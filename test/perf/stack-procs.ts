@@ -1,8 +1,10 @@
-// The full stack as separate processes, default configuration: Redis (AOF,
-// appendfsync always), the Key Protect emulator over HTTPS, crk-wrapping,
+// The full stack as separate processes in the configuration `npm start` runs
+// (scripts/lib/local-stack.js): Redis (AOF, appendfsync always), the Key
+// Protect emulator (HTTP, persisting to a data directory), crk-wrapping,
 // key-lifecycle and kmip-gateway, each from its dist/main.js with the
-// environment documented at the top of that file, mTLS between services from
-// a throwaway PKI. Then one tenant whose client certificate is the PKI's client.crt.
+// environment documented at the top of that file, mTLS between the services
+// from a throwaway PKI, no plaintext cache. Own free ports, so it runs next
+// to `npm start`. Then one tenant whose vCenter certificate is the PKI's client.crt.
 import { ChildProcess } from 'child_process';
 import { randomBytes, randomUUID } from 'crypto';
 import fs from 'fs';
@@ -61,20 +63,22 @@ export async function startStackProcesses(pki: BenchPki, logDir: string): Promis
     redis = await startRedis({ appendonly: true });
     const node = (name: string, script: string, args: string[], env: NodeJS.ProcessEnv) => {
       const log = path.join(logDir, `${name}.log`);
-      const c = spawnLogged(process.execPath, [path.join(ROOT, script), ...args], log, { env: { ...process.env, ...env } });
+      // PERF_CPU_PROF=kmip-gateway,crk-wrapping profiles those services into PERF_CPU_PROF_DIR (node --cpu-prof).
+      const prof = (process.env.PERF_CPU_PROF ?? '').split(',').includes(name)
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PERF_CPU_PROF_DIR ?? process.cwd()}`] : [];
+      const c = spawnLogged(process.execPath, [...prof, path.join(ROOT, script), ...args], log, { env: { ...process.env, ...env } });
       children.push([name, c]);
       return { c, log };
     };
     const [emuPort, wrapPort, lcPort, kmipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const emu = node('keyprotect-emulator', 'services/keyprotect-emulator/dist/main.js', [
-      '--port', String(emuPort), '--host', '127.0.0.1',
-      '--tls-cert', path.join(pki.dir, 'server.crt'), '--tls-key', path.join(pki.dir, 'server.key'),
+      '--port', String(emuPort), '--host', '127.0.0.1', '--data-dir', path.join(logDir, 'emulator'),
     ], {});
     await waitForPort(emuPort, emu.c, 'keyprotect-emulator', emu.log);
     const wrap = node('crk-wrapping', 'services/crk-wrapping/dist/main.js', [], {
       WRAPPING_ADDR: `127.0.0.1:${wrapPort}`, WRAPPING_TLS_DIR: pki.dir,
       KEYWARDEN_MASTER_KEY: randomBytes(32).toString('base64'), METRICS_PORT: '0',
-      WRAPPING_PROVIDER_CA_FILE: path.join(pki.dir, 'ca.crt'),
+      WRAPPING_ALLOW_HTTP: 'true',
     });
     await waitForPort(wrapPort, wrap.c, 'crk-wrapping', wrap.log);
     const lc = node('key-lifecycle', 'services/key-lifecycle/dist/main.js', [], {
@@ -96,7 +100,7 @@ export async function startStackProcesses(pki: BenchPki, logDir: string): Promis
       (admin as any)[method](req, (err: Error | null, res: Res) => (err ? reject(err) : resolve(res)));
     });
     try {
-      const emuUrl = `https://localhost:${emuPort}`;
+      const emuUrl = `http://127.0.0.1:${emuPort}`;
       await adminCall('createTenant', {
         id: 'bench', name: 'bench',
         provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emuUrl, iamEndpoint: emuUrl, instanceId: randomUUID(), crkId: '' },
