@@ -5,7 +5,7 @@ import type { Logger } from '@keywarden/common';
 import {
   BatchErrorContinuationOption, CodecReason, Operation, ProtocolVersion, RequestBatchItem, RequestMessage,
   ResponseBatchItem, ResponseMessage, ResultReason, ResultStatus, TtlvNode, assertDefinedIn, decodeRequestTree,
-  decodeTtlv, encodeResponseTree, encodeTtlv, isKmipError, responseVersion,
+  decodeTtlv, encodeResponseTree, encodeTtlv, enumValueDefinedIn, isKmipError, responseVersion, versionKey,
 } from '@keywarden/kmip';
 import type { LifecycleBackend } from './backend';
 import { reasonForVersion, toItemResult } from './errors';
@@ -146,7 +146,13 @@ export class Dispatcher {
     const start = process.hrtime.bigint();
     let res: ResponseBatchItem;
     const handler = HANDLERS.get(item.operation);
-    if (item.payloadError) {
+    const v = versionKey(ctx.version);
+    if (v !== undefined && !enumValueDefinedIn('Operation', item.operation, v)) {
+      // Not an operation of the request's version (Discover Versions in 1.0, an unknown number):
+      // Operation Not Supported, and no Operation field, since the version has no value for it.
+      const { operation: _omitted, ...rest } = failure(item, ResultReason.OperationNotSupported, `operation 0x${item.operation.toString(16)} is not defined in KMIP ${v}`);
+      res = rest;
+    } else if (item.payloadError) {
       res = failure(item, item.payloadError.resultReason, item.payloadError.message);
     } else if (!handler) {
       res = failure(item, ResultReason.OperationNotSupported, `operation 0x${item.operation.toString(16)} is not supported`);

@@ -273,6 +273,26 @@ describe('batches, versions and limits', () => {
     await c.close();
   });
 
+  test("an operation the request's version does not define (Discover Versions in KMIP 1.0) fails that item only", async () => {
+    const c = await connect(tenantA);
+    const r = await c.send({
+      header: { protocolVersion: { major: 1, minor: 0 }, batchCount: 3, batchErrorContinuationOption: BatchErrorContinuationOption.Continue },
+      batchItems: [
+        vcenter.create(1).batchItems[0],
+        { operation: Operation.DiscoverVersions, uniqueBatchItemId: Buffer.from('dv'), payload: { protocolVersions: [] } },
+        { operation: 0x7777, rawPayload: { tag: 0x420079, type: 1, value: [] } },
+      ],
+    });
+    expect(r.header.protocolVersion).toEqual({ major: 1, minor: 0 });
+    const [created, dv, unknown] = r.batchItems;
+    expect(created.resultStatus).toBe(ResultStatus.Success);
+    expect(created.payload.uniqueIdentifier).toMatch(/\S/);
+    expect([dv.operation, dv.uniqueBatchItemId?.toString(), dv.resultReason]).toEqual([undefined, 'dv', ResultReason.OperationNotSupported]);
+    expect(dv.resultMessage).toContain('KMIP 1.0');
+    expect([unknown.operation, unknown.resultReason]).toEqual([undefined, ResultReason.OperationNotSupported]);
+    await c.close();
+  });
+
   test('an operation the server does not implement gets Operation Not Supported', async () => {
     const c = await connect(tenantA);
     const r = await one(c, request([{ operation: Operation.ReKey, rawPayload: { tag: 0x420079, type: 1, value: [] } }]));
