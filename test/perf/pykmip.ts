@@ -5,7 +5,7 @@
 // Config format: INI, section [server] (kmip/services/server/config.py).
 import fs from 'fs';
 import path from 'path';
-import { BenchPki, spawnLogged, stopChild } from './proc';
+import { BenchPki, atExit, exited, spawnLogged } from './proc';
 import { freePort, waitForPort } from './stack-procs';
 import { processCpuSeconds } from './stats';
 
@@ -39,12 +39,22 @@ export async function startPyKmip(pki: BenchPki, dir: string): Promise<PyKmipSer
     '',
   ].join('\n'));
   const log = path.join(dir, 'pykmip-stdout.log');
-  const child = spawnLogged('/usr/bin/python3', [PYKMIP_SERVER, '-f', conf, '-l', path.join(dir, 'pykmip-server.log')], log, { cwd: dir });
+  // Its own process group: pykmip-server starts a multiprocessing manager that outlives a killed parent.
+  const child = spawnLogged('/usr/bin/python3', [PYKMIP_SERVER, '-f', conf, '-l', path.join(dir, 'pykmip-server.log')], log, { cwd: dir, detached: true });
+  const killGroup = (sig: NodeJS.Signals) => { try { process.kill(-(child.pid as number), sig); } catch { /* gone */ } };
+  atExit(() => killGroup('SIGKILL'));
   await waitForPort(port, child, 'pykmip-server', log, 30_000);
   const pid = child.pid as number;
   return {
     port, pid,
     cpuSeconds: () => processCpuSeconds(pid),
-    stop: () => stopChild(child, 5000),
+    stop: async () => {
+      killGroup('SIGTERM');
+      const t = setTimeout(() => killGroup('SIGKILL'), 5000);
+      await exited(child);
+      clearTimeout(t);
+      await new Promise((r) => setTimeout(r, 200));
+      killGroup('SIGKILL'); // the manager process, if still there
+    },
   };
 }
