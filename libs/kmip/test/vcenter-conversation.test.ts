@@ -2,6 +2,7 @@
 // encoded, decoded back and compared; every response also passes the KMIP 1.1
 // version check (vCenter speaks 1.1 and breaks on tags 1.1 does not define).
 import {
+  ENUM_INFO, ItemType, KMIP_VERSIONS, KmipVersion, TAG_INFO, enumValueDefinedIn, tagDefinedIn,
   ObjectType, Operation, RequestMessage, ResponseMessage, ResultReason, ResultStatus, State, VCENTER_TAGS, assertDefinedIn,
   attr, decodeRequest, decodeResponse, encodeRequest, encodeResponse, encodeResponseTree, response, sampleGetResponse,
   vcenter, vcenterBatchId, versionViolations,
@@ -74,5 +75,32 @@ describe('vCenter conversation responses', () => {
     // Operation Discover Versions (0x1E) first appears in KMIP 1.1.
     const m = response([ok(Operation.DiscoverVersions, 1, { protocolVersions: [] })], { major: 1, minor: 0 });
     expect(versionViolations(encodeResponseTree(m), { major: 1, minor: 0 }).length).toBeGreaterThan(0);
+  });
+});
+
+describe('the version check agrees with the registry', () => {
+  const versions = KMIP_VERSIONS.map((k) => ({ major: Number(k[0]), minor: Number(k[2]) }));
+
+  test('for every tag in every version', () => {
+    for (const v of versions) {
+      const key = `${v.major}.${v.minor}` as KmipVersion;
+      for (const t of TAG_INFO.values()) {
+        const flagged = versionViolations({ tag: t.tag, type: ItemType.ByteString, value: Buffer.alloc(0) }, v).length > 0;
+        expect([t.name, key, flagged]).toEqual([t.name, key, !tagDefinedIn(t.tag, key)]);
+      }
+    }
+  });
+
+  test('for every value of every enumeration carried by a tag', () => {
+    for (const v of versions) {
+      const key = `${v.major}.${v.minor}` as KmipVersion;
+      for (const t of TAG_INFO.values()) {
+        if (!t.enumName || t.type !== 'Enumeration' || !tagDefinedIn(t.tag, key)) continue;
+        for (const ev of ENUM_INFO.get(t.enumName)?.values ?? []) {
+          const flagged = versionViolations({ tag: t.tag, type: ItemType.Enumeration, value: ev.value }, v).length > 0;
+          expect([t.name, ev.name, key, flagged]).toEqual([t.name, ev.name, key, !enumValueDefinedIn(t.enumName, ev.value, key)]);
+        }
+      }
+    }
   });
 });

@@ -78,14 +78,21 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const trustMode = o.trustMode ?? 'fingerprint';
   if (trustMode === 'ca' && !o.clientCa) throw new Error('trust mode "ca" needs clientCa');
 
+  const counters = new Map<string, { inc(): void }>();
+  const histograms = new Map<number, { observe(v: number): void }>();
   const dispatcher = new Dispatcher({
     backend: o.backend,
     log,
     maxMessageSize: limits.maxMessageSize,
     observe: (op, status, reason, seconds) => {
-      const operation = String(op);
-      metrics.operations.inc({ operation, status: String(status), reason: reason === undefined ? '' : String(reason) });
-      metrics.operationSeconds.observe({ operation }, seconds);
+      // Label children are looked up once per distinct label set (prom-client hashes labels on every call otherwise).
+      const k = `${op}|${status}|${reason ?? ''}`;
+      let c = counters.get(k);
+      if (!c) counters.set(k, (c = metrics.operations.labels(String(op), String(status), reason === undefined ? '' : String(reason))));
+      c.inc();
+      let h = histograms.get(op);
+      if (!h) histograms.set(op, (h = metrics.operationSeconds.labels(String(op))));
+      h.observe(seconds);
     },
   });
 

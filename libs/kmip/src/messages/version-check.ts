@@ -1,16 +1,46 @@
 // Version-aware output: a response to a KMIP 1.1 request must contain no tag,
 // enumeration value or standard attribute that 1.1 does not define (strict
 // clients such as vCenter reject them; see shared/vcenter.md).
+//
+// This runs on every response, so the registry is folded into bit masks once:
+// bit i of a mask is set when KMIP_VERSIONS[i] defines the tag or value.
 
 import { TtlvEncodeError } from '../ttlv/errors';
 import { ItemType, TtlvNode } from '../ttlv/types';
-import { TAG_BY_SPEC_NAME, TAG_INFO, Tag, enumValueDefinedIn, tagDefinedIn } from '../generated';
+import { ENUM_INFO, KMIP_VERSIONS, KmipVersion, TAG_BY_SPEC_NAME, TAG_INFO, Tag, enumValueDefinedIn } from '../generated';
 import { isCustomName } from './attributes';
 import { ProtocolVersion, versionKey } from './version';
 
 export interface VersionViolation {
   path: string;
   problem: string;
+}
+
+const VERSION_INDEX = new Map<KmipVersion, number>(KMIP_VERSIONS.map((v, i) => [v, i]));
+
+function rangeMask(since: KmipVersion, until: KmipVersion | undefined): number {
+  const from = VERSION_INDEX.get(since)!;
+  const to = until === undefined ? KMIP_VERSIONS.length - 1 : VERSION_INDEX.get(until)!;
+  let m = 0;
+  for (let i = from; i <= to; i++) m |= 1 << i;
+  return m;
+}
+
+/** 0x42xxxx tags: versions defining each (0 = unknown tag). */
+const TAG_MASK = new Uint8Array(0x10000);
+for (const t of TAG_INFO.values()) if (t.tag >>> 16 === 0x42) TAG_MASK[t.tag & 0xffff] = rangeMask(t.since, t.until);
+
+/** Enumerations (not bit masks): value -> versions defining it. */
+const ENUM_VALUE_MASK = new Map<string, Map<number, number>>();
+for (const e of ENUM_INFO.values()) {
+  if (e.isMask) continue;
+  ENUM_VALUE_MASK.set(e.name, new Map(e.values.map((v) => [v.value, rangeMask(v.since, v.until)])));
+}
+
+function enumDefined(enumName: string, value: number, key: KmipVersion, bit: number): boolean {
+  const values = ENUM_VALUE_MASK.get(enumName);
+  if (values === undefined) return enumValueDefinedIn(enumName, value, key); // bit masks and the like
+  return ((values.get(value) ?? 0) & bit) !== 0;
 }
 
 function label(tag: number): string {
@@ -21,32 +51,43 @@ function label(tag: number): string {
 export function versionViolations(tree: TtlvNode, v: ProtocolVersion): VersionViolation[] {
   const key = versionKey(v);
   if (!key) return [{ path: '', problem: `unsupported version ${v.major}.${v.minor}` }];
+  const bit = 1 << VERSION_INDEX.get(key)!;
   const out: VersionViolation[] = [];
-  const walk = (n: TtlvNode, path: string, enumName: string | undefined) => {
-    const here = path ? `${path}/${label(n.tag)}` : label(n.tag);
-    const ext = n.tag >>> 16 === 0x54;
-    const info = TAG_INFO.get(n.tag);
-    if (!ext && !tagDefinedIn(n.tag, key)) out.push({ path: here, problem: `tag ${label(n.tag)} is not defined in KMIP ${key}` });
-    const en = enumName ?? info?.enumName;
-    if (n.type === ItemType.Enumeration && en && !enumValueDefinedIn(en, n.value, key)) {
-      out.push({ path: here, problem: `${en} value 0x${n.value.toString(16)} is not defined in KMIP ${key}` });
+  const stack: TtlvNode[] = [];
+  // Paths are built only when something is wrong.
+  const report = (n: TtlvNode, problem: string) => out.push({ path: [...stack, n].map((x) => label(x.tag)).join('/'), problem });
+
+  const walk = (n: TtlvNode, enumName: string | undefined): void => {
+    const hi = n.tag >>> 16;
+    if (hi === 0x42) {
+      if ((TAG_MASK[n.tag & 0xffff] & bit) === 0) report(n, `tag ${label(n.tag)} is not defined in KMIP ${key}`);
+    } else if (hi !== 0x54) {
+      report(n, `tag ${label(n.tag)} is outside the KMIP ranges`);
+    }
+    if (n.type === ItemType.Enumeration) {
+      const en = enumName ?? TAG_INFO.get(n.tag)?.enumName;
+      if (en && !enumDefined(en, n.value, key, bit)) report(n, `${en} value 0x${n.value.toString(16)} is not defined in KMIP ${key}`);
+      return;
     }
     if (n.type !== ItemType.Structure) return;
-    // 1.x Attribute: the value's enumeration (and the attribute itself) come from its name.
+    // 1.x Attribute: the value's enumeration (and the attribute itself) come
+    // from its name. (In 2.x an Attribute is a vendor attribute, named within
+    // its vendor's namespace.)
     let valueEnum: string | undefined;
-    // (In 2.x an Attribute is a vendor attribute, named within its vendor's namespace.)
     if (n.tag === Tag.Attribute && v.major === 1) {
       const nameNode = n.value.find((c) => c.tag === Tag.AttributeName);
       const name = nameNode?.type === ItemType.TextString ? nameNode.value : undefined;
       if (name && !isCustomName(name)) {
         const a = TAG_BY_SPEC_NAME.get(name);
-        if (!a || !tagDefinedIn(a.tag, key)) out.push({ path: here, problem: `attribute "${name}" is not defined in KMIP ${key}` });
+        if (!a || (TAG_MASK[a.tag & 0xffff] & bit) === 0) report(n, `attribute "${name}" is not defined in KMIP ${key}`);
         valueEnum = a?.enumName;
       }
     }
-    for (const c of n.value) walk(c, here, c.tag === Tag.AttributeValue ? valueEnum : undefined);
+    stack.push(n);
+    for (const c of n.value) walk(c, c.tag === Tag.AttributeValue ? valueEnum : undefined);
+    stack.pop();
   };
-  walk(tree, '', undefined);
+  walk(tree, undefined);
   return out;
 }
 
