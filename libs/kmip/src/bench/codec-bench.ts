@@ -6,15 +6,24 @@ import { RequestMessage, ResponseMessage, decodeRequest, decodeResponse, encodeR
 
 interface Result {
   name: string;
+  /** Operations per second of wall time. */
   opsPerSec: number;
+  /** Operations per second of this process's CPU time (user + system): what one dedicated core does. */
+  opsPerCpuSec: number;
 }
 
-/** Runs fn repeatedly for ~ms milliseconds, `rounds` times; returns the median rate. */
+/**
+ * Runs fn repeatedly for ~ms milliseconds, `rounds` times; returns the median
+ * rates. CPU time is measured too: on a shared machine the wall-clock rate
+ * depends on what else runs, the rate per CPU-second much less.
+ */
 function measure(name: string, fn: () => unknown, ms = 400, rounds = 5): Result {
   for (let i = 0; i < 2000; i++) fn(); // warm-up
-  const rates: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < rounds; r++) {
     let n = 0;
+    const c0 = process.cpuUsage();
     const start = process.hrtime.bigint();
     const end = start + BigInt(ms) * 1_000_000n;
     let now = start;
@@ -23,10 +32,12 @@ function measure(name: string, fn: () => unknown, ms = 400, rounds = 5): Result 
       n += 200;
       now = process.hrtime.bigint();
     }
-    rates.push(n / (Number(now - start) / 1e9));
+    const c = process.cpuUsage(c0);
+    wall.push(n / (Number(now - start) / 1e9));
+    cpu.push(n / ((c.user + c.system) / 1e6));
   }
-  rates.sort((a, b) => a - b);
-  return { name, opsPerSec: rates[Math.floor(rates.length / 2)] };
+  const median = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  return { name, opsPerSec: median(wall), opsPerCpuSec: median(cpu) };
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US').padStart(12);
@@ -50,12 +61,12 @@ function main(): void {
 
   console.log(`libs/kmip codec benchmark (node ${process.version}, one thread)`);
   console.log(`Get response ${getBytes.length} bytes, Create request ${createBytes.length} bytes`);
-  console.log('operation                         msgs/s    baseline copy/s   ratio to copy');
+  console.log('operation                       msgs/s (wall)  msgs/CPU-s   copy/CPU-s   ratio to copy (CPU)');
   for (const [r, base] of results) {
-    console.log(`${r.name.padEnd(30)}${fmt(r.opsPerSec)}  ${fmt(base.opsPerSec)}      ${(r.opsPerSec / base.opsPerSec).toFixed(3)}`);
+    console.log(`${r.name.padEnd(30)}${fmt(r.opsPerSec)} ${fmt(r.opsPerCpuSec)} ${fmt(base.opsPerCpuSec)}   ${(r.opsPerCpuSec / base.opsPerCpuSec).toFixed(3)}`);
   }
-  const typical = Math.min(results[2][0].opsPerSec, results[5][0].opsPerSec);
-  console.log(`typical vCenter message decode+encode: ${fmt(typical).trim()} msgs/s (aim >= 200,000): ${typical >= 200_000 ? 'MET' : 'NOT MET'}`);
+  const typical = Math.min(results[2][0].opsPerCpuSec, results[5][0].opsPerCpuSec);
+  console.log(`typical vCenter message decode+encode, per CPU-second (one core): ${fmt(typical).trim()} msgs/s (aim >= 200,000): ${typical >= 200_000 ? 'MET' : 'NOT MET'}`);
   if (sink === -1) console.log(sink);
 }
 
