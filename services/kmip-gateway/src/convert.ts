@@ -19,6 +19,11 @@ function bytesToBigInt(b: Buffer): bigint {
   return v;
 }
 
+/** A Buffer view of bytes from a decoded protobuf message (no copy). */
+export function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 export function toProtoValue(n: TtlvNode): PValue {
   switch (n.type) {
     case ItemType.TextString: return { textString: n.value } as PValue;
@@ -40,10 +45,10 @@ export function fromProtoValue(v: PValue | undefined, tag: number = Tag.Attribut
   if (v.textString !== undefined) return { tag, type: ItemType.TextString, value: v.textString };
   if (v.integer !== undefined) return { tag, type: ItemType.Integer, value: v.integer };
   if (v.longInteger !== undefined) return { tag, type: ItemType.LongInteger, value: BigInt(v.longInteger) };
-  if (v.bigInteger !== undefined) return { tag, type: ItemType.BigInteger, value: bytesToBigInt(Buffer.from(v.bigInteger)) };
+  if (v.bigInteger !== undefined) return { tag, type: ItemType.BigInteger, value: bytesToBigInt(asBuffer(v.bigInteger)) };
   if (v.enumeration !== undefined) return { tag, type: ItemType.Enumeration, value: v.enumeration };
   if (v.boolean !== undefined) return { tag, type: ItemType.Boolean, value: v.boolean };
-  if (v.byteString !== undefined) return { tag, type: ItemType.ByteString, value: Buffer.from(v.byteString) };
+  if (v.byteString !== undefined) return { tag, type: ItemType.ByteString, value: asBuffer(v.byteString) };
   if (v.dateTime !== undefined) return { tag, type: ItemType.DateTime, value: BigInt(v.dateTime) };
   if (v.interval !== undefined) return { tag, type: ItemType.Interval, value: v.interval };
   if (v.dateTimeExtended !== undefined) return { tag, type: ItemType.DateTimeExtended, value: BigInt(v.dateTimeExtended) };

@@ -1,6 +1,7 @@
 // Get — KMIP 1.4 spec §4.11: the key in Raw format unless the client asks for
 // another supported Key Format Type; no server-side wrapping for clients.
 import { CodecReason, GetRequest, GetResponse, KeyFormatType, KmipError, ManagedObject, ObjectType } from '@keywarden/kmip';
+import { asBuffer } from '../convert';
 import { Handler, targetUid } from './context';
 
 export const get: Handler = async (ctx, p: GetRequest): Promise<GetResponse> => {
@@ -9,7 +10,7 @@ export const get: Handler = async (ctx, p: GetRequest): Promise<GetResponse> => 
   const r = await ctx.backend.get({ caller: ctx.caller, uniqueIdentifier: targetUid(ctx, p.uniqueIdentifier), keyFormatType: p.keyFormatType ?? 0 });
   const keyBlock = {
     keyFormatType: r.keyFormatType || KeyFormatType.Raw,
-    keyMaterial: Buffer.from(r.keyMaterial),
+    keyMaterial: asBuffer(r.keyMaterial),
     cryptographicAlgorithm: r.cryptographicAlgorithm || undefined,
     cryptographicLength: r.cryptographicLength || undefined,
   };
