@@ -130,7 +130,14 @@ class Writer {
       case ItemType.DateTime:
       case ItemType.DateTimeExtended:
         this.header(n.tag, n.type, 8, off);
-        b.writeBigInt64BE(n.value, off + 8);
+        if (n.value >= 0n && n.value <= 0x1fffffffffffffn) {
+          // Dates and counters are small non-negative values: skip BigInt arithmetic.
+          const x = Number(n.value);
+          this.u32(Math.floor(x / 4294967296), off + 8);
+          this.u32(x >>> 0, off + 12);
+        } else {
+          b.writeBigInt64BE(n.value, off + 8);
+        }
         return off + 16;
       case ItemType.Boolean:
         this.header(n.tag, n.type, 8, off);
