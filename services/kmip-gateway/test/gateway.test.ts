@@ -425,3 +425,22 @@ describe('capacity and shutdown', () => {
   });
 });
 
+describe('metrics', () => {
+  test('handshakes, connections, operations by result and latency histograms are exported', async () => {
+    const g = await startGateway({ port: 0, host: '127.0.0.1', cert: stack.pki.server.cert, key: stack.pki.server.key, backend, metricsPort: 0 });
+    const c = await KmipClient.connect({ port: g.port, ca: stack.pki.ca.cert, cert: tenantA.client.cert, key: tenantA.client.key });
+    await c.send(vcenter.discoverVersions());
+    await c.send(vcenter.get(1, 'no-such-key'));
+    const text = await (await fetch(`http://127.0.0.1:${g.metricsPort}/metrics`)).text();
+    expect(text).toMatch(/kmip_gateway_tls_handshakes_total\{result="ok"[^}]*\} 1/);
+    expect(text).toMatch(/kmip_gateway_tls_handshake_seconds_count\{[^}]*\} 1/);
+    expect(text).toMatch(/kmip_gateway_connections\{[^}]*\} 1/);
+    expect(text).toMatch(new RegExp(`kmip_gateway_operations_total\\{operation="${Operation.DiscoverVersions}",status="0",reason=""[^}]*\\} 1`));
+    expect(text).toMatch(new RegExp(`kmip_gateway_operations_total\\{operation="${Operation.Get}",status="1",reason="${ResultReason.ItemNotFound}"[^}]*\\} 1`));
+    expect(text).toMatch(new RegExp(`kmip_gateway_operation_seconds_count\\{[^}]*operation="${Operation.Get}"[^}]*\\} 1`));
+    expect(text).not.toMatch(/no-such-key/);
+    await c.close();
+    await g.close(500);
+  });
+});
+
