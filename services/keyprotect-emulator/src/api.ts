@@ -115,7 +115,7 @@ export class Api {
       lastActionAt: 0,
     };
     req.inst.keys.set(k.id, k);
-    this.store.changed();
+    this.store.changed(req.inst, k.id);
     const full = renderKey(req.inst.id, k);
     const out = prefersRepresentation(req) ? full : pick(full, ['type', 'id', 'name', 'description', 'state', 'expirationDate', 'extractable', 'crn', 'imported', 'deleted']);
     return { status: 201, body: collection([out]) };
@@ -165,7 +165,7 @@ export class Api {
     k.deletionDate = rfc3339(now);
     k.lastUpdateDate = k.deletionDate;
     k.lastActionAt = now;
-    this.store.changed();
+    this.store.changed(req.inst, k.id);
     if (prefersRepresentation(req)) return { status: 200, body: collection([renderKey(req.inst.id, k)]) };
     return { status: 204 };
   }
@@ -175,7 +175,7 @@ export class Api {
     const k = this.key(req, id, what, true);
     if (!k.deleted) throw new KpError('KEY_ACTION_INVALID_STATE_ERR', what);
     req.inst.keys.delete(k.id);
-    this.store.changed();
+    this.store.changed(req.inst, k.id);
     return { status: 200, body: collection([renderKey(req.inst.id, k)]) };
   }
 
@@ -193,7 +193,7 @@ export class Api {
     k.deletionDate = undefined;
     k.lastUpdateDate = rfc3339(now);
     k.lastActionAt = now;
-    this.store.changed();
+    this.store.changed(req.inst, k.id);
     return { status: 201, body: collection([renderKey(req.inst.id, k)]) };
   }
 
@@ -264,7 +264,7 @@ export class Api {
         k.lastRotateDate = date;
         k.lastUpdateDate = date;
         k.lastActionAt = now;
-        this.store.changed();
+        this.store.changed(req.inst, k.id);
         return { status: 204 };
       }
       case 'disable': {
@@ -272,7 +272,7 @@ export class Api {
         k.state = State.Suspended;
         k.lastUpdateDate = rfc3339(now);
         k.lastActionAt = now;
-        this.store.changed();
+        this.store.changed(req.inst, k.id);
         return { status: 204 };
       }
       default: {
@@ -282,7 +282,7 @@ export class Api {
         k.state = State.Active;
         k.lastUpdateDate = rfc3339(now);
         k.lastActionAt = now;
-        this.store.changed();
+        this.store.changed(req.inst, k.id);
         return { status: 204 };
       }
     }

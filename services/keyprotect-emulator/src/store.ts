@@ -1,8 +1,9 @@
 import fs from 'fs';
 import path from 'path';
 
-// In-memory state of every instance, optionally persisted as one JSON file in
-// the data directory (dev only: root key material is written in clear).
+// In-memory state of every instance, optionally persisted in the data
+// directory as a snapshot plus a journal of changed keys (dev only: root key
+// material is written in clear).
 
 export const KEY_TYPE = 'application/vnd.ibm.kms.key+json';
 
@@ -100,18 +101,57 @@ interface PersistedKey extends Omit<KeyRecord, 'payload' | 'versions'> {
 
 interface PersistedState {
   format: 1;
+  /** Generation of the journal that continues this snapshot. */
+  journal?: number;
   instances: Record<string, PersistedKey[]>;
 }
 
+/** The journal's first line names the snapshot generation it continues; then one key per line, as it is now, or purged. */
+type JournalHeader = { gen: number };
+type JournalEntry = { i: string; k: PersistedKey } | { i: string; purged: string };
+
+function persisted(k: KeyRecord): PersistedKey {
+  return {
+    ...k,
+    payload: k.payload?.toString('base64'),
+    versions: k.versions.map((v) => ({ ...v, material: v.material.toString('base64') })),
+  };
+}
+
+function restored(k: PersistedKey): KeyRecord {
+  return {
+    ...k,
+    payload: k.payload === undefined ? undefined : Buffer.from(k.payload, 'base64'),
+    versions: k.versions.map((v) => ({ ...v, material: Buffer.from(v.material, 'base64') })),
+  };
+}
+
+/** Journal lines tolerated before it is folded into the snapshot (more when there are many keys). */
+const MIN_COMPACT_LINES = 10_000;
+
+/**
+ * Persistence: a snapshot (keyprotect-emulator.json, the whole state) plus a
+ * journal (keyprotect-emulator.journal, one JSON line per changed or purged
+ * key). A change appends only the keys it touched, so its cost does not grow
+ * with the number of keys; the journal is folded into the snapshot once it
+ * outgrows the live state, at start and on close.
+ */
 export class Store {
   readonly instances = new Map<string, Instance>();
   private readonly file?: string;
+  private readonly journal?: string;
+  /** Generation of the current snapshot and journal. */
+  private gen = 0;
+  private journalLines = 0;
+  /** Keys changed since the last write, by instance and key id. */
+  private readonly dirty = new Map<Instance, Set<string>>();
   private saveTimer?: NodeJS.Timeout;
 
   constructor(dataDir?: string) {
     if (dataDir) {
       fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       this.file = path.join(dataDir, 'keyprotect-emulator.json');
+      this.journal = path.join(dataDir, 'keyprotect-emulator.journal');
       this.load();
     }
   }
@@ -134,54 +174,104 @@ export class Store {
     return undefined;
   }
 
-  /** Schedules a write of the whole state (coalesced; no-op without a data dir). */
-  changed(): void {
-    if (!this.file || this.saveTimer) return;
+  /**
+   * Records that key `id` of `inst` was created, changed or (no longer in the
+   * instance) purged, and schedules a write (coalesced; no-op without a data dir).
+   */
+  changed(inst: Instance, id: string): void {
+    if (!this.file) return;
+    let ids = this.dirty.get(inst);
+    if (!ids) {
+      ids = new Set();
+      this.dirty.set(inst, ids);
+    }
+    ids.add(id);
+    if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      this.save();
+      this.write();
     }, 25);
     this.saveTimer.unref();
   }
 
-  /** Writes pending changes now (on close). */
+  /** Writes pending changes now, folding the journal into the snapshot (on close). */
   flush(): void {
     if (this.saveTimer) {
       clearTimeout(this.saveTimer);
       this.saveTimer = undefined;
-      this.save();
     }
+    if (this.dirty.size > 0 || this.journalLines > 0) this.snapshot();
   }
 
-  private save(): void {
-    if (!this.file) return;
-    const state: PersistedState = { format: 1, instances: {} };
-    for (const [id, inst] of this.instances) {
-      state.instances[id] = [...inst.keys.values()].map((k) => ({
-        ...k,
-        payload: k.payload?.toString('base64'),
-        versions: k.versions.map((v) => ({ ...v, material: v.material.toString('base64') })),
-      }));
+  private write(): void {
+    if (!this.journal) return;
+    let keys = 0;
+    for (const inst of this.instances.values()) keys += inst.keys.size;
+    if (this.journalLines > Math.max(MIN_COMPACT_LINES, 2 * keys)) {
+      this.snapshot();
+      return;
     }
-    // Write then rename, so a crash never leaves half a file.
+    const lines: string[] = [];
+    if (this.journalLines === 0) lines.push(JSON.stringify({ gen: this.gen } satisfies JournalHeader));
+    for (const [inst, ids] of this.dirty) {
+      for (const id of ids) {
+        const k = inst.keys.get(id);
+        lines.push(JSON.stringify((k ? { i: inst.id, k: persisted(k) } : { i: inst.id, purged: id }) satisfies JournalEntry));
+      }
+    }
+    this.dirty.clear();
+    fs.appendFileSync(this.journal, lines.join('\n') + '\n', { mode: 0o600 });
+    this.journalLines += lines.length;
+  }
+
+  /**
+   * The whole state to a new snapshot of the next generation (write then
+   * rename, so a crash never leaves half a file), then the old journal goes.
+   * A journal left by a crash in between names the older generation and is
+   * ignored at load.
+   */
+  private snapshot(): void {
+    if (!this.file || !this.journal) return;
+    const gen = this.gen + 1;
+    const state: PersistedState = { format: 1, journal: gen, instances: {} };
+    for (const [id, inst] of this.instances) state.instances[id] = [...inst.keys.values()].map(persisted);
     const tmp = `${this.file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
     fs.renameSync(tmp, this.file);
+    fs.rmSync(this.journal, { force: true });
+    this.gen = gen;
+    this.dirty.clear();
+    this.journalLines = 0;
   }
 
   private load(): void {
-    if (!this.file || !fs.existsSync(this.file)) return;
-    const state = JSON.parse(fs.readFileSync(this.file, 'utf8')) as PersistedState;
-    if (state.format !== 1) throw new Error(`${this.file}: unknown state format ${String(state.format)}`);
-    for (const [id, keys] of Object.entries(state.instances)) {
-      const inst = this.instance(id);
-      for (const k of keys) {
-        inst.keys.set(k.id, {
-          ...k,
-          payload: k.payload === undefined ? undefined : Buffer.from(k.payload, 'base64'),
-          versions: k.versions.map((v) => ({ ...v, material: Buffer.from(v.material, 'base64') })),
-        });
+    if (!this.file || !this.journal) return;
+    if (fs.existsSync(this.file)) {
+      const state = JSON.parse(fs.readFileSync(this.file, 'utf8')) as PersistedState;
+      if (state.format !== 1) throw new Error(`${this.file}: unknown state format ${String(state.format)}`);
+      this.gen = state.journal ?? 0;
+      for (const [id, keys] of Object.entries(state.instances)) {
+        const inst = this.instance(id);
+        for (const k of keys) inst.keys.set(k.id, restored(k));
       }
     }
+    if (!fs.existsSync(this.journal)) return;
+    const lines = fs.readFileSync(this.journal, 'utf8').split('\n');
+    try {
+      if ((JSON.parse(lines[0]) as JournalHeader).gen === this.gen) {
+        for (const line of lines.slice(1)) {
+          if (!line) continue;
+          const e = JSON.parse(line) as JournalEntry;
+          const inst = this.instance(e.i);
+          if ('purged' in e) inst.keys.delete(e.purged);
+          else inst.keys.set(e.k.id, restored(e.k));
+        }
+      }
+    } catch {
+      // A line cut short by a crash ends the journal: nothing after it was written.
+    }
+    // Start from a clean snapshot, so no later line follows a broken one.
+    this.journalLines = 1;
+    this.snapshot();
   }
 }
