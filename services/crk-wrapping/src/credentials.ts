@@ -13,9 +13,18 @@ const AAD = Buffer.from('keywarden credential v1');
 const MAX_CREDENTIAL = 4096;
 /** Mounted secrets are re-read this often, so a rotated secret is picked up. */
 const FILE_TTL_MS = 10_000;
+/** Opened sealed references kept (one per tenant credential); the map starts over when full. */
+const MAX_OPENED = 1024;
 
 export class Credentials {
   private readonly files = new Map<string, { value: string; at: number }>();
+  /**
+   * Sealed references already opened: every call carries its tenant's
+   * reference, and opening it is an AES-GCM decryption per call otherwise.
+   * A reference opens to the same secret every time (it only changes with
+   * a new reference), so nothing can go stale here.
+   */
+  private readonly opened = new Map<string, string>();
 
   constructor(private readonly masterKey: Buffer) {
     if (masterKey.length !== 32) throw new Error('the master key must be 32 bytes (AES-256)');
@@ -34,7 +43,15 @@ export class Credentials {
 
   /** Resolves a credential_ref to the secret; errors name the reference kind, never the secret. */
   async resolve(ref: string): Promise<string> {
-    if (ref.startsWith('sealed:')) return this.unseal(ref.slice(7));
+    if (ref.startsWith('sealed:')) {
+      let secret = this.opened.get(ref);
+      if (secret === undefined) {
+        secret = this.unseal(ref.slice(7));
+        if (this.opened.size >= MAX_OPENED) this.opened.clear();
+        this.opened.set(ref, secret);
+      }
+      return secret;
+    }
     if (ref.startsWith('file:')) return this.readFile(ref.slice(5));
     if (ref.startsWith('env:')) {
       const name = ref.slice(4);

@@ -33,6 +33,8 @@ export interface RegistryOptions {
 export const DEFAULT_PKCS11_MODULES = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/local/lib/softhsm/libsofthsm2.so'];
 
 const INSTANCE_ID = /^[A-Za-z0-9-]{1,64}$/;
+/** Distinct Provider spellings remembered (spellings of one endpoint share its adapter). */
+const MAX_FIELD_KEYS = 4096;
 
 /**
  * Provider adapters by endpoint and instance, built on first use from the
@@ -41,6 +43,12 @@ const INSTANCE_ID = /^[A-Za-z0-9-]{1,64}$/;
  */
 export class ProviderRegistry {
   private readonly providers = new Map<string, WrapProvider>();
+  /**
+   * Adapters by the Provider fields exactly as given, so the endpoint URLs
+   * are parsed and checked once per distinct Provider, not on every call.
+   * Only fields that passed validation get here.
+   */
+  private readonly byFields = new Map<string, WrapProvider>();
   private readonly iamBreakers = new Map<string, Breaker>();
   private readonly modules = new Map<string, Pkcs11Module>();
   private readonly http: HttpClient;
@@ -55,6 +63,17 @@ export class ProviderRegistry {
 
   get(p: wrappingV1.Provider | undefined): WrapProvider {
     if (!p) throw badRequest('provider is required');
+    const fields = JSON.stringify([p.kind, p.endpoint, p.iamEndpoint, p.instanceId]);
+    let provider = this.byFields.get(fields);
+    if (!provider) {
+      provider = this.resolve(p);
+      if (this.byFields.size >= MAX_FIELD_KEYS) this.byFields.clear();
+      this.byFields.set(fields, provider);
+    }
+    return provider;
+  }
+
+  private resolve(p: wrappingV1.Provider): WrapProvider {
     switch (p.kind) {
       case wrappingV1.ProviderKind.PROVIDER_KIND_KEYPROTECT:
         return this.keyProtect('keyprotect', p);
@@ -80,6 +99,7 @@ export class ProviderRegistry {
     for (const b of this.iamBreakers.values()) b.shutdown();
     for (const m of this.modules.values()) m.close();
     this.providers.clear();
+    this.byFields.clear();
     this.iamBreakers.clear();
     this.modules.clear();
     this.http.close();

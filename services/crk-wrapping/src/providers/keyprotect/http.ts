@@ -21,18 +21,35 @@ export class NetworkError extends Error {
 
 const MAX_RESPONSE = 4 * 1024 * 1024;
 
-export class HttpClient {
-  private readonly agents = new Map<string, http.Agent>();
+/** What every request to one origin shares: its agent and the parts of its URL http.request wants. */
+interface Origin {
+  agent: http.Agent;
+  secure: boolean;
+  hostname: string;
+  port: string;
+}
 
-  constructor(private readonly ca?: Buffer) {}
+export class HttpClient {
+  private readonly origins = new Map<string, Origin>();
+  /**
+   * The TLS context trusting the system roots plus the extra CA, built once.
+   * Handing the agent `ca` instead would make Node rebuild its connection
+   * pool key from every root certificate on every request, and parse them
+   * again for every new socket.
+   */
+  private readonly secureContext?: tls.SecureContext;
+
+  constructor(ca?: Buffer) {
+    if (ca) this.secureContext = tls.createSecureContext({ ca: [...tls.rootCertificates, ca.toString()] });
+  }
 
   request(url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<HttpResponse> {
-    const secure = url.protocol === 'https:';
-    const agent = this.agent(url.origin, secure);
+    const o = this.origin(url);
     const payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
     if (payload) headers['content-length'] = String(payload.length);
+    const options: https.RequestOptions = { hostname: o.hostname, port: o.port, path: url.pathname + url.search, method, headers, agent: o.agent };
     return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(url, { method, headers, agent }, (res) => {
+      const req = (o.secure ? https : http).request(options, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -45,7 +62,7 @@ export class HttpClient {
         });
         res.on('end', () => {
           clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8') });
         });
         res.on('error', fail);
       });
@@ -60,17 +77,26 @@ export class HttpClient {
   }
 
   close(): void {
-    for (const a of this.agents.values()) a.destroy();
-    this.agents.clear();
+    for (const o of this.origins.values()) o.agent.destroy();
+    this.origins.clear();
   }
 
-  private agent(origin: string, secure: boolean): http.Agent {
-    let a = this.agents.get(origin);
-    if (!a) {
+  /** One keep-alive agent per origin. */
+  private origin(url: URL): Origin {
+    const key = url.origin;
+    let o = this.origins.get(key);
+    if (!o) {
+      const secure = url.protocol === 'https:';
       const opts = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 30_000, scheduling: 'lifo' as const };
-      a = secure ? new https.Agent({ ...opts, ca: this.ca ? [...tls.rootCertificates, this.ca.toString()] : undefined }) : new http.Agent(opts);
-      this.agents.set(origin, a);
+      o = {
+        agent: secure ? new https.Agent({ ...opts, secureContext: this.secureContext }) : new http.Agent(opts),
+        secure,
+        // http.request wants an IPv6 literal without its brackets.
+        hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+        port: url.port,
+      };
+      this.origins.set(key, o);
     }
-    return a;
+    return o;
   }
 }
