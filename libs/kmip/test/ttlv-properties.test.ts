@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { TtlvDecodeError, decodeTtlv, encodeTtlv } from '@keywarden/kmip';
+import { TtlvDecodeError, TtlvNode, decodeTtlv, encodeTtlv } from '@keywarden/kmip';
 import { arbTree, mutate, prng } from './arbitraries';
 
 describe('TTLV properties', () => {
@@ -22,6 +22,17 @@ describe('TTLV properties', () => {
       expect(bytes.readUInt32BE(4)).toBe(Buffer.byteLength(s, 'utf8'));
       expect(bytes.subarray(8, 8 + Buffer.byteLength(s)).equals(Buffer.from(s, 'utf8'))).toBe(true);
     }), { numRuns: 2000 });
+  });
+
+  test('messages larger than the encoder scratch buffer, then small ones again', () => {
+    const big = { tag: 0x420079, type: 1, value: [
+      { tag: 0x420043, type: 8, value: Buffer.alloc(200_000, 7) },
+      { tag: 0x420094, type: 7, value: 'é'.repeat(30_000) },
+      { tag: 0x42000d, type: 2, value: 3 },
+    ] } as TtlvNode;
+    expect(decodeTtlv(encodeTtlv(big))).toEqual(big);
+    const small = { tag: 0x420094, type: 7, value: 'u' } as TtlvNode;
+    expect(encodeTtlv(small).toString('hex')).toBe('42009407000000017500000000000000');
   });
 
   test('every encoding is a multiple of 8 bytes', () => {

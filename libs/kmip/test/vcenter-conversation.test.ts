@@ -3,38 +3,19 @@
 // version check (vCenter speaks 1.1 and breaks on tags 1.1 does not define).
 import {
   ENUM_INFO, ItemType, KMIP_VERSIONS, KmipVersion, TAG_INFO, enumValueDefinedIn, tagDefinedIn,
-  ObjectType, Operation, RequestMessage, ResponseMessage, ResultReason, ResultStatus, State, VCENTER_TAGS, assertDefinedIn,
-  attr, decodeRequest, decodeResponse, encodeRequest, encodeResponse, encodeResponseTree, response, sampleGetResponse,
-  vcenter, vcenterBatchId, versionViolations,
+  Operation, RequestMessage, ResponseMessage, ResultReason, ResultStatus, assertDefinedIn,
+  decodeRequest, decodeResponse, encodeRequest, encodeResponse, encodeResponseTree, response,
+  vcenterBatchId, vcenterConversation, versionViolations,
 } from '@keywarden/kmip';
 
 const uid = '7f1c2a6e-3b8d-4c55-9f1e-2d4a6b8c0e11';
 const key = Buffer.alloc(32, 0xab);
 
-const requests: Array<[string, RequestMessage]> = [
-  ['1a. Discover Versions, empty, no batch id', vcenter.discoverVersions()],
-  ['1b. Discover Versions with a batch id', vcenter.discoverVersions(1)],
-  ['2. Query Server Information', vcenter.queryServerInformation(2)],
-  ['3. Create AES-256 Encrypt|Decrypt', vcenter.create(3)],
-  ['4. Get Attributes x-Product_Version', vcenter.getAttributes(4, uid, 'x-Product_Version')],
-  ['5. three Add Attribute in one batch', vcenter.tagBatch(5, uid)],
-  ['6. Get by uid only', vcenter.get(8, uid)],
-  ['7a. Get Attributes State', vcenter.getAttributes(9, uid, 'State')],
-  ['7b. Activate', vcenter.activate(10, uid)],
-  ['8. tagging x-Identifier, x-Component, x-Name', vcenter.tagBatch(11, uid, [['x-Identifier', '564d1f3c-aaaa-bbbb-cccc-0123456789ab'], ['x-Component', 'Virtual Machine'], ['x-Name', 'vm-01']])],
-];
-
+const conversation = vcenterConversation(uid, key);
+const requests: Array<[string, RequestMessage]> = conversation.requests;
 const ok = (operation: number, id: number, payload: unknown) => ({ operation, uniqueBatchItemId: vcenterBatchId(id), resultStatus: ResultStatus.Success, payload });
-
 const responses: Array<[string, ResponseMessage]> = [
-  ['1. Discover Versions answer', response([ok(Operation.DiscoverVersions, 1, { protocolVersions: [{ major: 1, minor: 1 }, { major: 1, minor: 0 }] })])],
-  ['2. Query answer', response([ok(Operation.Query, 2, { operations: [Operation.Create, Operation.Get], objectTypes: [ObjectType.SymmetricKey], vendorIdentification: 'keywarden', serverInformation: [] })])],
-  ['3. Create answer', response([ok(Operation.Create, 3, { objectType: ObjectType.SymmetricKey, uniqueIdentifier: uid })])],
-  ['4. absent custom attribute: success with just the uid', response([ok(Operation.GetAttributes, 4, { uniqueIdentifier: uid, attributes: [] })])],
-  ['5. three Add Attribute answers', response(VCENTER_TAGS.map(([n, v], i) => ok(Operation.AddAttribute, 5 + i, { uniqueIdentifier: uid, attribute: attr.text(n, v) })))],
-  ['6. Get answer: Raw AES 256', sampleGetResponse(uid, key, 8)],
-  ['7a. State Pre-Active', response([ok(Operation.GetAttributes, 9, { uniqueIdentifier: uid, attributes: [attr.enumeration('State', State.PreActive)] })])],
-  ['7b. Activate answer', response([ok(Operation.Activate, 10, { uniqueIdentifier: uid })])],
+  ...conversation.responses,
   ['error item', response([{ operation: Operation.Get, uniqueBatchItemId: vcenterBatchId(12), resultStatus: ResultStatus.OperationFailed, resultReason: ResultReason.ItemNotFound, resultMessage: 'no such object' }])],
 ];
 
