@@ -114,6 +114,30 @@ export function addHealth(server: grpc.Server, statuses: ServingStatusMap = { ''
   return health;
 }
 
+export type Health = HealthImplementation;
+
+/** Sets every service name (and '') of a health service to SERVING or NOT_SERVING. */
+export function setServing(health: HealthImplementation, names: readonly string[], serving: boolean): void {
+  for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
+}
+
+export interface HealthServer {
+  port: number;
+  close(): void;
+}
+
+/**
+ * Serves a health service, and nothing else, on a plaintext port of its own:
+ * for Kubernetes' built-in grpc probes, which cannot present a client
+ * certificate. The same HealthImplementation can also be on the mTLS port.
+ */
+export async function startHealthServer(address: string, health: HealthImplementation): Promise<HealthServer> {
+  const server = new grpc.Server();
+  health.addToServer(server);
+  const port = await bindServer(server, address, grpc.ServerCredentials.createInsecure());
+  return { port, close: () => server.forceShutdown() };
+}
+
 const HealthClient = grpc.makeClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'grpc.health.v1.Health');
 
 /** Asks a server's health service; resolves to the serving status string. */

@@ -5,6 +5,7 @@
 //   WRAPPING_INSECURE=true   serve plaintext gRPC when WRAPPING_TLS_DIR is unset (dev only)
 //   KEYWARDEN_MASTER_KEY     base64 of 32 bytes, or KEYWARDEN_MASTER_KEY_FILE (raw 32 bytes or base64)
 //   METRICS_PORT             Prometheus /metrics (default 9403)
+//   HEALTH_ADDR              plaintext gRPC health for probes without a client certificate (default 0.0.0.0:9413)
 //   WRAPPING_BREAKER_* WRAPPING_RETRY_* WRAPPING_CALL_TIMEOUT_MS   see docs/crk-wrapping.md
 //   WRAPPING_ALLOW_HTTP  WRAPPING_PROVIDER_CA_FILE  WRAPPING_PKCS11_MODULES  WRAPPING_PKCS11_SESSIONS
 import fs from 'fs';
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
     tls: tlsDir ? loadTlsFiles(tlsDir, 'crk-wrapping') : undefined,
     masterKey: masterKey(),
     metricsPort: envInt('METRICS_PORT', 9403, 0, 65535),
+    healthAddress: envString('HEALTH_ADDR', '0.0.0.0:9413'),
     logger: log,
     ...resilienceFromEnv(),
     allowHttp: allowHttpFromEnv(),

@@ -1,6 +1,6 @@
 import {
-  addHealth, bindServer, createLogger, createRegistry, grpc, Logger, MetricsServer, serverCredentials, shutdownServer,
-  startMetricsServer, TlsFiles, unary,
+  addHealth, bindServer, createLogger, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, shutdownServer,
+  startHealthServer, startMetricsServer, TlsFiles, unary,
 } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
 import { BreakerConfig, DEFAULT_RESILIENCE, ResilienceConfig, RetryConfig } from './config';
@@ -20,6 +20,8 @@ export interface CrkWrappingOptions {
   masterKey: Buffer;
   /** Serve Prometheus metrics on this port (0 picks one); none when absent. */
   metricsPort?: number;
+  /** Plaintext gRPC health (nothing else) on this host:port, for probes without a client certificate; none when absent. */
+  healthAddress?: string;
   logger?: Logger;
   breaker?: Partial<BreakerConfig>;
   retry?: Partial<RetryConfig>;
@@ -38,6 +40,7 @@ export interface CrkWrappingOptions {
 export interface CrkWrapping {
   port: number;
   metricsPort?: number;
+  healthPort?: number;
   /** Circuit breaker states by name (diagnostics and tests). */
   breakers(): Record<string, string>;
   close(): Promise<void>;
@@ -178,26 +181,32 @@ export async function startCrkWrapping(opts: CrkWrappingOptions): Promise<CrkWra
   server.addService(wrappingV1.CrkWrappingService, impl);
   const health = addHealth(server, { '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   let metricsServer: MetricsServer | undefined;
+  let healthServer: HealthServer | undefined;
   let port: number;
   try {
     port = await bindServer(server, opts.address, serverCredentials(opts.tls));
     if (opts.metricsPort !== undefined) metricsServer = await startMetricsServer(registry, opts.metricsPort);
+    // The same health service, in plaintext on a port of its own.
+    if (opts.healthAddress !== undefined) healthServer = await startHealthServer(opts.healthAddress, health);
   } catch (e) {
     server.forceShutdown();
+    await metricsServer?.close();
     providers.close();
     throw e;
   }
-  log.info({ port, tls: Boolean(opts.tls), metricsPort: metricsServer?.port }, 'crk-wrapping listening');
+  log.info({ port, tls: Boolean(opts.tls), metricsPort: metricsServer?.port, healthPort: healthServer?.port }, 'crk-wrapping listening');
 
   return {
     port,
     metricsPort: metricsServer?.port,
+    healthPort: healthServer?.port,
     breakers: () => providers.breakers(),
     close: async () => {
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(SERVICE_NAME, 'NOT_SERVING');
       await shutdownServer(server);
       await metricsServer?.close();
+      healthServer?.close();
       providers.close();
     },
   };
