@@ -69,7 +69,7 @@ async function loadState(dataDir, kmipPort) {
   const file = path.join(dataDir, 'stack.json');
   let state = {};
   if (fs.existsSync(file)) state = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const want = { redisPort: 7379, emulatorPort: 7080, wrappingPort: 7002, lifecyclePort: 7001, gatewayHealthPort: 7411, gatewayMetricsPort: 9401, lifecycleMetricsPort: 9402, wrappingMetricsPort: 9403 };
+  const want = { redisPort: 7379, emulatorPort: 7080, wrappingPort: 7002, lifecyclePort: 7001, gatewayHealthPort: 7411, lifecycleHealthPort: 7412, wrappingHealthPort: 7413, gatewayMetricsPort: 9401, lifecycleMetricsPort: 9402, wrappingMetricsPort: 9403 };
   for (const [k, v] of Object.entries(want)) {
     if (state[k] === undefined || !(await portFree(state[k]))) state[k] = await choosePort(v);
   }
@@ -150,13 +150,14 @@ class LocalStack {
     const grpcCreds = () => common.channelCredentials(common.loadTlsFiles(pkiDir, 'admin'));
     const wrap = this.spawnService('crk-wrapping', dist('services/crk-wrapping/dist/main.js'), [], {
       WRAPPING_ADDR: `127.0.0.1:${st.wrappingPort}`, WRAPPING_TLS_DIR: pkiDir, KEYWARDEN_MASTER_KEY_FILE: masterFile,
-      METRICS_PORT: String(st.wrappingMetricsPort), WRAPPING_ALLOW_HTTP: 'true',
+      METRICS_PORT: String(st.wrappingMetricsPort), WRAPPING_ALLOW_HTTP: 'true', HEALTH_ADDR: `127.0.0.1:${st.wrappingHealthPort}`,
     });
     await waitFor('crk-wrapping', async () => (await common.checkHealth(`localhost:${st.wrappingPort}`, grpcCreds())) === 'SERVING', 20000, wrap);
 
     const life = this.spawnService('key-lifecycle', dist('services/key-lifecycle/dist/main.js'), [], {
       LIFECYCLE_ADDR: `127.0.0.1:${st.lifecyclePort}`, LIFECYCLE_TLS_DIR: pkiDir, REDIS_URL: redisUrl,
       WRAPPING_ADDR: `localhost:${st.wrappingPort}`, METRICS_PORT: String(st.lifecycleMetricsPort),
+      HEALTH_ADDR: `127.0.0.1:${st.lifecycleHealthPort}`,
     });
     await waitFor('key-lifecycle', async () => (await common.checkHealth(`localhost:${st.lifecyclePort}`, grpcCreds())) === 'SERVING', 20000, life);
 

@@ -1,3 +1,4 @@
 export * from './redis';
+export * from './sentinel';
 export * from './kmip-client';
 export * from './stack';

@@ -3,8 +3,10 @@
 // all over real sockets with mTLS from a throwaway PKI.
 import { randomBytes, randomUUID } from 'crypto';
 import { Issued, TlsFiles, channelCredentials, channelOptions, createCa, issueCertificate } from '@keywarden/common';
+import type { KeyLifecycle, KeyLifecycleOptions } from '@keywarden/key-lifecycle';
 import { adminV1 } from '@keywarden/proto';
 import { startRedis, TestRedis } from './redis';
+import { SentinelSetOptions, startSentinelSet, TestSentinelSet } from './sentinel';
 
 export interface StackPki {
   ca: Issued;
@@ -20,9 +22,23 @@ export interface TestTenant {
   client: Issued;
 }
 
+export interface StackOptions {
+  cacheTtlMs?: number;
+  /**
+   * Redis as a master with replicas and Sentinels (test/lib/sentinel.ts),
+   * which key-lifecycle finds through the Sentinels, instead of one redis-server.
+   */
+  sentinel?: SentinelSetOptions;
+  /** Further key-lifecycle options (durability, healthAddress, ...). */
+  lifecycle?: Partial<KeyLifecycleOptions>;
+}
+
 export interface TestStack {
   pki: StackPki;
+  /** The Redis server; with `sentinel`, the first master (sentinel.nodes[0]). */
   redis: TestRedis;
+  sentinel?: TestSentinelSet;
+  lifecycle: KeyLifecycle;
   emulatorUrl: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   emulator: any;
@@ -47,18 +63,21 @@ export function makePki(): StackPki {
   return { ca, server, internal: files(ca, internal), admin: files(ca, admin) };
 }
 
-export async function startStack(o: { cacheTtlMs?: number } = {}): Promise<TestStack> {
+export async function startStack(o: StackOptions = {}): Promise<TestStack> {
   // Imported lazily so suites that only need the PKI do not load every service.
   const { startEmulator } = await import('@keywarden/keyprotect-emulator');
   const { startCrkWrapping } = await import('@keywarden/crk-wrapping');
   const { startKeyLifecycle } = await import('@keywarden/key-lifecycle');
   const pki = makePki();
-  const redis = await startRedis();
+  const sentinel = o.sentinel ? await startSentinelSet(o.sentinel) : undefined;
+  const redis = sentinel ? sentinel.nodes[0] : await startRedis();
   const emulator = await startEmulator({ port: 0 });
   const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: pki.internal, masterKey: randomBytes(32), allowHttp: true });
   const lifecycle = await startKeyLifecycle({
-    address: '127.0.0.1:0', tls: pki.internal, redisUrl: redis.url,
+    address: '127.0.0.1:0', tls: pki.internal,
+    redis: sentinel ? { sentinels: sentinel.sentinels, name: sentinel.name, password: sentinel.password } : { url: redis.url },
     wrappingAddress: `localhost:${wrapping.port}`, wrappingTls: pki.internal, cacheTtlMs: o.cacheTtlMs,
+    ...o.lifecycle,
   });
   const admin = new adminV1.AdminClient(`localhost:${lifecycle.port}`, channelCredentials(pki.admin), channelOptions());
   const adminCall = <Req, Res>(method: keyof adminV1.AdminClient, req: Req): Promise<Res> => new Promise((resolve, reject) => {
@@ -66,7 +85,7 @@ export async function startStack(o: { cacheTtlMs?: number } = {}): Promise<TestS
     (admin as any)[method](req, (err: Error | null, res: Res) => (err ? reject(err) : resolve(res)));
   });
   const stack: TestStack = {
-    pki, redis, emulator, emulatorUrl: emulator.url, wrappingPort: wrapping.port, lifecyclePort: lifecycle.port, admin, adminCall,
+    pki, redis, sentinel, lifecycle, emulator, emulatorUrl: emulator.url, wrappingPort: wrapping.port, lifecyclePort: lifecycle.port, admin, adminCall,
     async createTenant(id = `t-${randomUUID().slice(0, 8)}`) {
       await adminCall('createTenant', {
         id, name: id,
@@ -82,7 +101,7 @@ export async function startStack(o: { cacheTtlMs?: number } = {}): Promise<TestS
       await lifecycle.close();
       await wrapping.close();
       await emulator.close();
-      await redis.stop();
+      await (sentinel ?? redis).stop();
     },
   };
   return stack;

@@ -77,13 +77,13 @@ export async function startStackProcesses(pki: BenchPki, logDir: string): Promis
     await waitForPort(emuPort, emu.c, 'keyprotect-emulator', emu.log);
     const wrap = node('crk-wrapping', 'services/crk-wrapping/dist/main.js', [], {
       WRAPPING_ADDR: `127.0.0.1:${wrapPort}`, WRAPPING_TLS_DIR: pki.dir,
-      KEYWARDEN_MASTER_KEY: randomBytes(32).toString('base64'), METRICS_PORT: '0',
+      KEYWARDEN_MASTER_KEY: randomBytes(32).toString('base64'), METRICS_PORT: '0', HEALTH_ADDR: '127.0.0.1:0',
       WRAPPING_ALLOW_HTTP: 'true',
     });
     await waitForPort(wrapPort, wrap.c, 'crk-wrapping', wrap.log);
     const lc = node('key-lifecycle', 'services/key-lifecycle/dist/main.js', [], {
       LIFECYCLE_ADDR: `127.0.0.1:${lcPort}`, LIFECYCLE_TLS_DIR: pki.dir, REDIS_URL: redis.url,
-      WRAPPING_ADDR: `localhost:${wrapPort}`, METRICS_PORT: '0',
+      WRAPPING_ADDR: `localhost:${wrapPort}`, METRICS_PORT: '0', HEALTH_ADDR: '127.0.0.1:0',
     });
     await waitForPort(lcPort, lc.c, 'key-lifecycle', lc.log);
     const gw = node('kmip-gateway', 'services/kmip-gateway/dist/main.js', [], {

@@ -1,7 +1,8 @@
+import type { Socket } from 'net';
 import Redis from 'ioredis';
 import {
-  addHealth, bindServer, createLogger, createRegistry, grpc, Logger, MetricsServer, serverCredentials, shutdownServer,
-  startMetricsServer, TlsFiles,
+  addHealth, bindServer, createLogger, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, setServing,
+  shutdownServer, startHealthServer, startMetricsServer, TlsFiles,
 } from '@keywarden/common';
 import { adminV1, lifecycleV1 } from '@keywarden/proto';
 import { adminService } from './admin-service';
@@ -10,6 +11,7 @@ import { PlaintextCache } from './cache';
 import { Core, createMetrics } from './core';
 import { lifecycleService } from './lifecycle-service';
 import { Notifications } from './notifications';
+import { connectRedis, createRedisConnection, describeTarget, RedisTarget, retireRedis, watchRedis } from './redis-connection';
 import { Store } from './store/store';
 import { Wrapping, WrappingDeadlines } from './wrapping';
 
@@ -18,7 +20,16 @@ export interface KeyLifecycleOptions {
   address: string;
   /** Server certificate, key and CA for mTLS; plain gRPC when absent. */
   tls?: TlsFiles;
-  redisUrl: string;
+  /** Redis: a URL, or Sentinels that key-lifecycle follows through failovers. */
+  redis?: RedisTarget;
+  /** Same as `redis: { url }` (kept for existing callers); `redis` wins when both are given. */
+  redisUrl?: string;
+  /**
+   * Plaintext gRPC health (nothing else) on this host:port, for probes that
+   * cannot present a client certificate; none when absent. SERVING, on both
+   * ports, only while Redis is reachable.
+   */
+  healthAddress?: string;
   /** crk-wrapping address; a dns:/// name spreads calls over every replica (round robin). */
   wrappingAddress: string;
   wrappingTls?: TlsFiles;
@@ -44,6 +55,7 @@ export interface KeyLifecycleOptions {
 export interface KeyLifecycle {
   port: number;
   metricsPort?: number;
+  healthPort?: number;
   close(): Promise<void>;
 }
 
@@ -65,20 +77,38 @@ async function checkDurability(redis: Redis, log: Logger): Promise<void> {
   }
 }
 
+/** gRPC service names in the health service, besides '' (the whole server). */
+export const HEALTH_SERVICES = ['keywarden.lifecycle.v1.KeyLifecycle', 'keywarden.admin.v1.Admin'] as const;
+
+/** How long start-up waits for a Redis master before it gives up. */
+const CONNECT_TIMEOUT_MS = 15_000;
+
 export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyLifecycle> {
   const log = opts.logger ?? createLogger('key-lifecycle');
-  const redisOptions = { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 2, connectTimeout: 5_000 };
-  const redis = new Redis(opts.redisUrl, redisOptions);
-  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const extra: Redis[] = [];
+  const target = opts.redis ?? (opts.redisUrl !== undefined ? { url: opts.redisUrl } : undefined);
+  if (!target) throw new Error('startKeyLifecycle: give `redis` (a URL or Sentinels) or `redisUrl`');
+  const waitReplicas = opts.durability?.waitReplicas ?? 0;
+  const open = (purpose: string, extra = {}) => {
+    const c = createRedisConnection(target, purpose, extra);
+    c.on('error', (err: Error) => log.warn({ err: err.message, connection: purpose }, 'redis connection error'));
+    return c;
+  };
+  const redis = open('commands');
+  const connections: Redis[] = [redis];
+  let stopWatching: (() => void) | undefined;
+  let healthServer: HealthServer | undefined;
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   try {
-    await redis.connect();
+    await connectRedis(redis, CONNECT_TIMEOUT_MS);
     await checkDurability(redis, log);
-    const waitReplicas = opts.durability?.waitReplicas ?? 0;
-    const writer = waitReplicas > 0 ? redis.duplicate() : redis;
-    if (writer !== redis) extra.push(writer);
-    const sub = redis.duplicate({ enableAutoPipelining: false });
-    extra.push(sub);
+    // WAIT counts the writes of its own connection: object writes get one.
+    const writer = waitReplicas > 0 ? open('writer') : redis;
+    if (writer !== redis) {
+      connections.push(writer);
+      await connectRedis(writer, CONNECT_TIMEOUT_MS);
+    }
+    const sub = open('subscriber', { enableAutoPipelining: false });
+    connections.push(sub);
 
     const store = new Store(redis, log, { writer, waitReplicas, waitTimeoutMs: opts.durability?.waitTimeoutMs, auditMaxLen: opts.auditMaxLen });
     const cache = new PlaintextCache(opts.cacheTtlMs ?? 0);
@@ -88,11 +118,24 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
     const core = new Core(store, wrapping, cache, log, createMetrics(registry));
     const jobs = new RewrapJobs(core);
 
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     server.addService(lifecycleV1.KeyLifecycleService, lifecycleService(core, notifications));
     server.addService(adminV1.AdminService, adminService(core, jobs, opts.adminClientNames));
-    addHealth(server);
+    // One health service on the mTLS port and the plaintext health port.
+    const health = addHealth(server, {});
+    setServing(health, HEALTH_SERVICES, false);
+    let wasUp = true;
+    stopWatching = watchRedis(connections, (up) => {
+      setServing(health, HEALTH_SERVICES, up);
+      if (up && !wasUp) {
+        const s = redis.stream as Socket | undefined;
+        log.info({ master: s ? `${s.remoteAddress}:${s.remotePort}` : undefined }, 'redis reachable again: serving');
+      } else if (!up) {
+        log.warn('redis unreachable: health NOT_SERVING');
+      }
+      wasUp = up;
+    }, { pingEveryMs: 2_000 });
     const port = await bindServer(server, opts.address, serverCredentials(opts.tls));
+    if (opts.healthAddress !== undefined) healthServer = await startHealthServer(opts.healthAddress, health);
 
     const sweep = setInterval(() => {
       core.sweepDestroyPending().catch((err: unknown) => log.warn({ err }, 'destroy sweep failed'));
@@ -101,28 +144,38 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
 
     let metrics: MetricsServer | undefined;
     if (opts.metricsPort !== undefined) metrics = await startMetricsServer(registry, opts.metricsPort);
-    log.info({ port, wrapping: opts.wrappingAddress, cacheTtlMs: cache.ttlMs, waitReplicas }, 'key-lifecycle listening');
+    log.info({ port, healthPort: healthServer?.port, ...describeTarget(target), wrapping: opts.wrappingAddress, cacheTtlMs: cache.ttlMs, waitReplicas }, 'key-lifecycle listening');
 
     return {
       port,
       metricsPort: metrics?.port,
+      healthPort: healthServer?.port,
       close: async () => {
+        retireRedis(connections);
         clearInterval(sweep);
+        stopWatching?.();
+        setServing(health, HEALTH_SERVICES, false);
         await shutdownServer(server, 2_000);
         await jobs.close();
         await notifications.close();
         wrapping.close();
         cache.clear();
         await metrics?.close();
-        for (const r of [...extra, redis]) r.disconnect();
+        healthServer?.close();
+        for (const r of connections) r.disconnect();
       },
     };
   } catch (e) {
-    for (const r of [...extra, redis]) r.disconnect();
+    retireRedis(connections);
+    stopWatching?.();
+    healthServer?.close();
+    server.forceShutdown();
+    for (const r of connections) r.disconnect();
     throw e;
   }
 }
 
 export { PlaintextCache } from './cache';
+export type { RedisTarget, SentinelAddress, SentinelTarget, UrlTarget } from './redis-connection';
 export { Store } from './store/store';
 export type { KeyRecord } from './model/record';

@@ -1,6 +1,12 @@
-// key-lifecycle entry point: configuration from the environment.
+// key-lifecycle entry point: configuration from the environment
+// (docs/key-lifecycle.md, "Configuration").
+//   Redis: REDIS_SENTINELS (host:port,...; wins over REDIS_URL), REDIS_SENTINEL_MASTER (mymaster),
+//     REDIS_URL (redis://127.0.0.1:6379), REDIS_PASSWORD or REDIS_PASSWORD_FILE,
+//     REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE
+//   HEALTH_ADDR (0.0.0.0:9412): plaintext gRPC health, NOT_SERVING while Redis is unreachable
 import { createLogger, envBool, envInt, envOptional, envString, loadTlsFiles } from '@keywarden/common';
 import { startKeyLifecycle } from './index';
+import { redisTargetFromEnv } from './redis-connection';
 
 async function main(): Promise<void> {
   const log = createLogger('key-lifecycle');
@@ -9,10 +15,12 @@ async function main(): Promise<void> {
   if (!insecure && !tlsDir) throw new Error('LIFECYCLE_TLS_DIR is required (ca.crt, key-lifecycle.crt, key-lifecycle.key); set LIFECYCLE_INSECURE=true for plain gRPC in development');
   const tls = insecure ? undefined : loadTlsFiles(tlsDir as string, 'key-lifecycle');
   const admins = envString('LIFECYCLE_ADMIN_CNS', insecure ? '' : 'admin');
+  if (envOptional('REDIS_SENTINELS') && envOptional('REDIS_URL')) log.info('REDIS_SENTINELS is set: REDIS_URL is ignored');
   const svc = await startKeyLifecycle({
     address: envString('LIFECYCLE_ADDR', '0.0.0.0:7001'),
     tls,
-    redisUrl: envString('REDIS_URL', 'redis://127.0.0.1:6379'),
+    redis: redisTargetFromEnv(),
+    healthAddress: envString('HEALTH_ADDR', '0.0.0.0:9412'),
     wrappingAddress: envString('WRAPPING_ADDR', '127.0.0.1:7002'),
     wrappingTls: tls,
     logger: log,
