@@ -273,9 +273,8 @@ describe('deploy/docker', () => {
     for (const svc of SERVICES) {
       const exposed = (chain(svc)[0].body.find((i) => /^EXPOSE\s/i.test(i)) ?? '').split(/\s+/).slice(1).map(Number).sort();
       const d = mainDefaults(svc);
-      const fromCode = svc === 'kmip-gateway' ? [d.KMIP_PORT, d.METRICS_PORT, String(portOf(d.HEALTH_ADDR))]
-        : svc === 'key-lifecycle' ? [String(portOf(d.LIFECYCLE_ADDR)), d.METRICS_PORT]
-          : [String(portOf(d.WRAPPING_ADDR)), d.METRICS_PORT];
+      const main = svc === 'kmip-gateway' ? d.KMIP_PORT : String(portOf(svc === 'key-lifecycle' ? d.LIFECYCLE_ADDR : d.WRAPPING_ADDR));
+      const fromCode = [main, d.METRICS_PORT, String(portOf(d.HEALTH_ADDR))];
       expect(exposed).toEqual(fromCode.map(Number).sort());
       const inManifest = containerPorts(find(b, 'Deployment', svc)).map((p: K8s) => p.containerPort).sort();
       expect(exposed).toEqual(inManifest);
@@ -284,10 +283,11 @@ describe('deploy/docker', () => {
     expect(emu).toBe(`EXPOSE ${mainDefaults('keyprotect-emulator').KP_EMULATOR_PORT}`);
   });
 
-  it('ships the exec health probe the manifests call', () => {
-    expect(dockerfile).toMatch(/COPY deploy\/docker\/grpc-health-probe\.js bin\/grpc-health-probe\.js/);
-    expect(dockerfile).toMatch(/WORKDIR \/app/);
-    expect(fs.existsSync(path.join(DEPLOY, 'docker/grpc-health-probe.js'))).toBe(true);
+  it('copies into the images only files that exist', () => {
+    for (const i of [...stages.values()].flatMap((s) => s.body).filter((x) => /^COPY\s/i.test(x) && !/--from=/.test(x))) {
+      const [src] = i.split(/\s+/).slice(1);
+      if (src !== '.') expect(fs.existsSync(path.join(ROOT, src))).toBe(true);
+    }
   });
 
   it('.dockerignore keeps state and keys out and every workspace manifest in', () => {
@@ -361,19 +361,20 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         }
       }
     }
-    // kmip-gateway: the kubelet's grpc probe on HEALTH_ADDR (plaintext)
-    const gw = main('kmip-gateway');
-    expect(gw.readinessProbe.grpc.port).toBe(portOf(envOf(b, gw).HEALTH_ADDR));
-    // key-lifecycle, crk-wrapping: health shares the mTLS port; the probe script uses the pod's certificate
-    for (const [svc, dirVar, addrVar] of [['key-lifecycle', 'LIFECYCLE_TLS_DIR', 'LIFECYCLE_ADDR'], ['crk-wrapping', 'WRAPPING_TLS_DIR', 'WRAPPING_ADDR']] as const) {
+    // The three services: the kubelet's grpc probe on HEALTH_ADDR (plaintext health on all interfaces),
+    // a port named health that no Service publishes.
+    for (const svc of SERVICES) {
       const c = main(svc);
-      const env = envOf(b, c);
-      const [node, script, addr, dir, name] = c.readinessProbe.exec.command;
-      expect([node, script]).toEqual(['node', '/app/bin/grpc-health-probe.js']);
-      expect(portOf(addr)).toBe(portOf(env[addrVar]));
-      expect(resolvePort(c.ports, 'grpc')).toBe(portOf(addr));
-      expect(dir).toBe(env[dirVar]);
-      expect(name).toBe(svc);
+      const addr = envOf(b, c).HEALTH_ADDR;
+      expect(addr).toMatch(/^0\.0\.0\.0:\d+$/);
+      expect(c.readinessProbe.grpc).toEqual({ port: portOf(addr) });
+      expect(resolvePort(c.ports, 'health')).toBe(portOf(addr));
+      for (const s of byKind(b, 'Service').filter((x) => podsMatching(b, x.spec.selector).includes(find(b, 'Deployment', svc)))) {
+        for (const p of s.spec.ports) expect(resolvePort(c.ports, p.targetPort ?? p.port)).not.toBe(portOf(addr));
+      }
+      // Liveness must not follow a dependency: the gateway's and key-lifecycle's health do (key-lifecycle, Redis).
+      if (svc === 'crk-wrapping') expect(c.livenessProbe.grpc).toEqual({ port: portOf(addr) });
+      else expect(c.livenessProbe.grpc).toBeUndefined();
     }
   });
 
@@ -385,6 +386,13 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       for (const name of Object.keys(env)) {
         const used = envRead[svc].has(name) || NODE_ENV_VARS.has(name) || expanded.includes(`$(${name})`);
         if (!used) throw new Error(`${svc}: ${name} is set but not read by services/${svc}/src or libs/common`);
+      }
+      // *_FILE variables name files the container has, mounted from a Secret when they hold one
+      const files = mountedFiles(find(b, 'Deployment', svc), c);
+      for (const [name, v] of Object.entries(env).filter(([k]) => k.endsWith('_FILE'))) {
+        const f = files.get(v) ?? files.get(`${path.dirname(v)}/*`);
+        if (!f) throw new Error(`${svc}: ${name}=${v} is not a file mounted in the container`);
+        if (/PASSWORD|SECRET|TOKEN|API_KEY|MASTER_KEY/.test(name)) expect(f.kind).toBe('Secret');
       }
       expect(Number(env.METRICS_PORT)).toBe(resolvePort(c.ports, 'metrics'));
       for (const [k, v] of Object.entries(env)) {
@@ -404,13 +412,12 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       expect(s.spec.ports.map((p: K8s) => p.port)).toContain(Number(m?.[2]));
       expect(podsMatching(b, s.spec.selector).map((w) => w.metadata.name)).toEqual([target]);
     }
-    // Redis through the proxy Service
-    const lc = main('key-lifecycle');
-    const url = (lc.env as K8s[]).find((e) => e.name === 'REDIS_URL').value as string;
-    const m = /^redis:\/\/:\$\(REDIS_PASSWORD\)@([a-z0-9-]+):(\d+)\/\d+$/.exec(url);
-    expect(m).not.toBeNull();
-    const redisSvc = find(b, 'Service', String(m?.[1]));
-    expect(redisSvc.spec.ports.map((p: K8s) => p.port)).toContain(Number(m?.[2]));
+    // Redis through its Sentinels, with the password from the Secret as a file
+    const lc = envOf(b, main('key-lifecycle'));
+    expect(Object.keys(lc).filter((k) => k.startsWith('REDIS_')).sort())
+      .toEqual(['REDIS_PASSWORD_FILE', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_WAIT_REPLICAS', 'REDIS_WAIT_TIMEOUT_MS']);
+    expect(mountedFiles(find(b, 'Deployment', 'key-lifecycle'), main('key-lifecycle')).get(lc.REDIS_PASSWORD_FILE))
+      .toMatchObject({ kind: 'Secret', name: 'keywarden-redis-auth', key: 'password' });
   });
 
   it('mounts TLS material and the master key where the services look for them', () => {
@@ -480,7 +487,8 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       }
     }
     for (const cm of byKind(b, 'ConfigMap')) {
-      for (const k of Object.keys(cm.data ?? {})) expect(k).not.toMatch(/PASSWORD|SECRET|TOKEN|API_KEY|^KEYWARDEN_MASTER_KEY$/);
+      // NAME_FILE holds a path (checked to be a Secret mount above), not the secret
+      for (const k of Object.keys(cm.data ?? {})) if (!k.endsWith('_FILE')) expect(k).not.toMatch(/PASSWORD|SECRET|TOKEN|API_KEY|^KEYWARDEN_MASTER_KEY$/);
     }
   });
 
@@ -559,8 +567,14 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(sourcesOf('kmip-gateway', 5696)).toEqual(['anywhere']);
     expect(sourcesOf('key-lifecycle', 7001).sort()).toEqual([app('kmip-gateway'), JSON.stringify({ 'keywarden.io/admin-client': 'true' })].sort());
     expect(sourcesOf('crk-wrapping', 7002)).toEqual([app('key-lifecycle')]);
-    expect(sourcesOf('redis-proxy', 6379)).toEqual([app('key-lifecycle')]);
-    expect(sourcesOf('redis', 6379).sort()).toEqual([app('redis'), app('redis-proxy')].sort());
+    for (const port of [6379, 26379]) expect(sourcesOf('redis', port).sort()).toEqual([app('key-lifecycle'), app('redis')].sort());
+    const egress = (name: string, to: string) => (policyFor(name)?.spec.egress ?? [])
+      .filter((r: K8s) => r.to?.some((t: K8s) => t.podSelector?.matchLabels?.['app.kubernetes.io/name'] === to))
+      .flatMap((r: K8s) => r.ports.map((p: K8s) => p.port)).sort();
+    expect(egress('key-lifecycle', 'redis')).toEqual([26379, 6379]);
+    expect(egress('key-lifecycle', 'crk-wrapping')).toEqual([7002]);
+    // the kubelet's grpc probes come from the node: the plaintext health ports are open (they serve health only)
+    for (const svc of SERVICES) expect(sourcesOf(svc, portOf(envOf(b, main(svc)).HEALTH_ADDR))).toEqual(['anywhere']);
     const wrapEgress = policyFor('crk-wrapping')?.spec.egress ?? [];
     expect(wrapEgress.some((r: K8s) => r.to?.some((t: K8s) => t.ipBlock?.cidr === '0.0.0.0/0') && r.ports?.every((p: K8s) => p.port === 443))).toBe(true);
     const dns = pols.find((p) => Object.keys(p.spec.podSelector).length === 0 && p.spec.egress);
@@ -581,12 +595,14 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(Number(env('sentinel').SENTINEL_QUORUM)).toBe(Math.floor(n / 2) + 1);
     expect(cm['sentinel.sh']).toMatch(/sentinel monitor keywarden \$\{MASTER\} 6379 \$\{SENTINEL_QUORUM\}/);
     expect(find(b, 'Service', sts.spec.serviceName).spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
-    // the proxy knows every node, by the headless Service's names
-    const haproxy = String(find(b, 'ConfigMap', 'redis-proxy-config').data['haproxy.cfg']);
-    const servers = [...haproxy.matchAll(/^\s*server (\S+) "(\S+)"/gm)];
-    expect(servers.map((s) => s[1])).toEqual(Array.from({ length: n }, (_, i) => `${sts.metadata.name}-${i}`));
-    for (const s of servers) expect(s[2]).toContain(`.${sts.spec.serviceName}.`);
-    expect(haproxy).toMatch(/expect string role:master/);
+    // key-lifecycle knows every Sentinel, by the headless Service's names, and the master name they monitor
+    const lc = envOf(b, main('key-lifecycle'));
+    const sentinelPort = resolvePort(containersOf(sts).find((x: K8s) => x.name === 'sentinel').ports, 'sentinel');
+    expect(find(b, 'Service', sts.spec.serviceName).spec.ports.map((p: K8s) => p.port)).toContain(sentinelPort);
+    expect(lc.REDIS_SENTINELS.split(',')).toEqual(Array.from({ length: n }, (_, i) => `${sts.metadata.name}-${i}.${sts.spec.serviceName}:${sentinelPort}`));
+    const monitored = /sentinel monitor (\S+) /.exec(String(cm['sentinel.sh']))?.[1];
+    expect(lc.REDIS_SENTINEL_MASTER).toBe(monitored);
+    expect(String(cm['common.sh'])).toContain(`get-master-addr-by-name ${monitored}`);
     // key-lifecycle waits for a replica, which the set can always give
     const wait = Number(envOf(b, main('key-lifecycle')).REDIS_WAIT_REPLICAS);
     expect(wait).toBeGreaterThanOrEqual(1);
