@@ -22,6 +22,8 @@ interface Entry {
 
 export class IamTokens {
   private readonly cache = new Map<string, Entry>();
+  /** The digest of the API key seen last: most calls in a row use the same one, and hashing it is per call otherwise. */
+  private last?: { apiKey: string; digest: string };
 
   constructor(
     private readonly transport: Transport,
@@ -30,7 +32,7 @@ export class IamTokens {
   ) {}
 
   async token(iamBase: string, apiKey: string, deadline: number): Promise<string> {
-    const key = cacheKey(iamBase, apiKey);
+    const key = `${iamBase}\n${this.digest(apiKey)}`;
     let e = this.cache.get(key);
     if (e && e.token && Date.now() < e.refreshAt) return e.token;
     if (!e) {
@@ -52,7 +54,7 @@ export class IamTokens {
 
   /** Drops a token the provider rejected (401), unless a newer one replaced it already. */
   invalidate(iamBase: string, apiKey: string, token: string): void {
-    const e = this.cache.get(cacheKey(iamBase, apiKey));
+    const e = this.cache.get(`${iamBase}\n${this.digest(apiKey)}`);
     if (e && e.token === token) {
       e.token = '';
       e.refreshAt = 0;
@@ -98,11 +100,12 @@ export class IamTokens {
     if (res.status >= 500) throw new WrappingError('PROVIDER_UNAVAILABLE', `IAM at ${url.host} answered ${res.status}${detail}`);
     throw new WrappingError('AUTH_FAILED', `IAM at ${url.host} rejected the API key of this tenant (HTTP ${res.status}${detail}); check credential_ref`);
   }
-}
 
-function cacheKey(iamBase: string, apiKey: string): string {
-  // The key itself is not kept as a map key.
-  return `${iamBase}\n${createHash('sha256').update(apiKey).digest('hex')}`;
+  /** Tokens are cached under a digest of the API key: the key itself is not kept as a map key. */
+  private digest(apiKey: string): string {
+    if (this.last?.apiKey !== apiKey) this.last = { apiKey, digest: createHash('sha256').update(apiKey).digest('hex') };
+    return this.last.digest;
+  }
 }
 
 /** ": BXNIM0415E Provided API key could not be found." from an IAM error body, never echoing the key. */
