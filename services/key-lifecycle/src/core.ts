@@ -82,12 +82,15 @@ export class Core {
     return ctx;
   }
 
-  /** The object as it is now (date-driven transitions applied, not yet stored). */
+  /**
+   * The object as it is now (date-driven transitions applied, not stored),
+   * for operations that only read it: the loaded record is the operation's
+   * own copy (decoded for it), so it is updated in place rather than cloned.
+   */
   current(obj: Versioned | undefined, uid: string): KeyRecord {
     if (!obj) throw itemNotFound(uid);
-    const rec = cloneRecord(obj.rec);
-    applyDueTransitions(rec, nowSeconds());
-    return rec;
+    applyDueTransitions(obj.rec, nowSeconds());
+    return obj.rec;
   }
 
   assertNotShredded(t: TenantRecord): void {
