@@ -1,4 +1,4 @@
-import { grpc, isGrpcError, kmipReasonOf, ServiceError, call, channelCredentials, channelOptions, TlsFiles } from '@keywarden/common';
+import { grpc, isGrpcError, kmipReasonOf, ServiceError, channelCredentials, channelOptions, TlsFiles } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
 import { ResultReason } from '@keywarden/kmip';
 import type { TenantRecord } from './store/store';
@@ -15,6 +15,51 @@ export interface WrappingDeadlines {
 
 export type WrappingContext = { tenantId: string; uid: string };
 
+type Method<Req, Res> = { path: string; requestSerialize: (r: Req) => Buffer; responseDeserialize: (b: Buffer) => Res };
+
+const M = wrappingV1.CrkWrappingService;
+
+/** A failed call shaped as grpc-js shapes it (a ServiceError: code, details, trailing metadata). */
+function callError(status: grpc.StatusObject): grpc.ServiceError {
+  return Object.assign(new Error(`${status.code} ${grpc.status[status.code]}: ${status.details}`), status);
+}
+
+/**
+ * One unary call made directly on the channel. The generated client's
+ * methods take each call through grpc-js's interceptor chain, an event
+ * emitter and a captured stack (about 50 µs of CPU per call here, a fifth
+ * of the call); no interceptors are configured, so this is the same call:
+ * same channel (mTLS, round robin, keepalive), deadline, status, trailing
+ * metadata and error shape.
+ */
+function unary<Req, Res>(channel: grpc.ChannelInterface, m: Method<Req, Res>, req: Req, deadlineMs: number): Promise<Res> {
+  const message = m.requestSerialize(req);
+  return new Promise((resolve, reject) => {
+    const call = channel.createCall(m.path, Date.now() + deadlineMs, undefined, null, null);
+    let response: Res | undefined;
+    let received = false;
+    call.start(new grpc.Metadata(), {
+      onReceiveMetadata: () => undefined,
+      onReceiveMessage: (b: Buffer) => {
+        try {
+          response = m.responseDeserialize(b);
+          received = true;
+        } catch (e) {
+          call.cancelWithStatus(grpc.status.INTERNAL, `Response message parsing error: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      },
+      onReceiveStatus: (status: grpc.StatusObject) => {
+        if (status.code !== grpc.status.OK) reject(callError(status));
+        else if (!received) reject(callError({ code: grpc.status.UNIMPLEMENTED, details: 'No message received', metadata: status.metadata }));
+        else resolve(response as Res);
+      },
+    });
+    call.startRead();
+    call.sendMessageWithContext({}, message);
+    call.halfClose();
+  });
+}
+
 export function providerOf(t: TenantRecord): wrappingV1.Provider {
   return {
     kind: t.kind as wrappingV1.ProviderKind,
@@ -28,9 +73,11 @@ export function providerOf(t: TenantRecord): wrappingV1.Provider {
 
 export class Wrapping {
   readonly client: wrappingV1.CrkWrappingClient;
+  private readonly channel: grpc.ChannelInterface;
 
   constructor(address: string, tls: TlsFiles | undefined, private readonly deadlines: WrappingDeadlines = { dataMs: 10_000, adminMs: 30_000 }) {
     this.client = new wrappingV1.CrkWrappingClient(address, channelCredentials(tls), channelOptions());
+    this.channel = this.client.getChannel();
   }
 
   close(): void {
@@ -38,51 +85,51 @@ export class Wrapping {
   }
 
   generateAndSeal(t: TenantRecord, context: WrappingContext, algorithm: number, lengthBits: number): Promise<wrappingV1.SealResponse> {
-    return this.data(this.client.generateAndSeal, { provider: providerOf(t), context, algorithm, lengthBits });
+    return this.data(M.generateAndSeal, { provider: providerOf(t), context, algorithm, lengthBits });
   }
 
   seal(t: TenantRecord, context: WrappingContext, plaintext: Buffer): Promise<wrappingV1.SealResponse> {
-    return this.data(this.client.seal, { provider: providerOf(t), context, plaintext });
+    return this.data(M.seal, { provider: providerOf(t), context, plaintext });
   }
 
   unseal(t: TenantRecord, context: WrappingContext, sealedRef: Buffer): Promise<wrappingV1.UnsealResponse> {
-    return this.data(this.client.unseal, { provider: providerOf(t), context, sealedRef });
+    return this.data(M.unseal, { provider: providerOf(t), context, sealedRef });
   }
 
   rewrap(t: TenantRecord, context: WrappingContext, sealedRef: Buffer): Promise<wrappingV1.RewrapResponse> {
-    return this.data(this.client.rewrap, { provider: providerOf(t), context, sealedRef });
+    return this.data(M.rewrap, { provider: providerOf(t), context, sealedRef });
   }
 
   destroySealed(t: TenantRecord, context: WrappingContext, sealedRef: Buffer): Promise<wrappingV1.DestroySealedResponse> {
-    return this.data(this.client.destroySealed, { provider: providerOf(t), context, sealedRef });
+    return this.data(M.destroySealed, { provider: providerOf(t), context, sealedRef });
   }
 
   createRootKey(provider: wrappingV1.Provider, name: string): Promise<wrappingV1.CreateRootKeyResponse> {
-    return this.admin(this.client.createRootKey, { provider, name });
+    return this.admin(M.createRootKey, { provider, name });
   }
 
   checkRootKey(provider: wrappingV1.Provider): Promise<wrappingV1.CheckRootKeyResponse> {
-    return this.admin(this.client.checkRootKey, { provider });
+    return this.admin(M.checkRootKey, { provider });
   }
 
   rotateRootKey(provider: wrappingV1.Provider): Promise<wrappingV1.RotateRootKeyResponse> {
-    return this.admin(this.client.rotateRootKey, { provider });
+    return this.admin(M.rotateRootKey, { provider });
   }
 
   deleteRootKey(provider: wrappingV1.Provider, force: boolean): Promise<wrappingV1.DeleteRootKeyResponse> {
-    return this.admin(this.client.deleteRootKey, { provider, force });
+    return this.admin(M.deleteRootKey, { provider, force });
   }
 
   sealCredential(credential: Buffer): Promise<wrappingV1.SealCredentialResponse> {
-    return this.admin(this.client.sealCredential, { credential });
+    return this.admin(M.sealCredential, { credential });
   }
 
-  private data<Req, Res>(method: unknown, req: Req): Promise<Res> {
-    return call(method as Parameters<typeof call<Req, Res>>[0], this.client, req, this.deadlines.dataMs);
+  private data<Req, Res>(m: Method<Req, Res>, req: Req): Promise<Res> {
+    return unary(this.channel, m, req, this.deadlines.dataMs);
   }
 
-  private admin<Req, Res>(method: unknown, req: Req): Promise<Res> {
-    return call(method as Parameters<typeof call<Req, Res>>[0], this.client, req, this.deadlines.adminMs);
+  private admin<Req, Res>(m: Method<Req, Res>, req: Req): Promise<Res> {
+    return unary(this.channel, m, req, this.deadlines.adminMs);
   }
 }
 
