@@ -152,6 +152,13 @@ export class Core {
       failure = e;
     }
     if (result === 'OK') return;
+    if (result === 'EXISTS' && (await this.isOurRecord(rec))) {
+      // The write landed on an earlier attempt (ioredis resent the script after a
+      // reconnect): the record is ours, so the create succeeded once it is as
+      // durable as a first-time write would be.
+      if (!this.store.replicasWanted || (await this.store.waitForReplicas()) >= this.store.replicasWanted) return;
+      throw unavailable('the new object was not confirmed by enough Redis replicas; its record is kept and it will be usable once they catch up');
+    }
     if (result !== undefined) {
       // Nothing was written.
       await this.destroySealedQuietly(t, rec.uid, sealedRef);
@@ -178,6 +185,16 @@ export class Core {
     else this.log.error({ tenant: rec.tenant, uid: rec.uid }, 'create failed; the sealed object is kept because a copy of its record may survive');
     if (failure instanceof NotReplicatedError) throw unavailable(`the new object was not confirmed by enough Redis replicas (${failure.message}); nothing was created`, failure);
     throw unavailable('the key store is unavailable; nothing was created', failure);
+  }
+
+  /** Whether the stored record for rec's uid is the one this create wrote (same sealed object). */
+  private async isOurRecord(rec: KeyRecord): Promise<boolean> {
+    try {
+      const cur = await this.store.getObject(rec.tenant, rec.uid);
+      return !!cur && cur.rec.sealedRef !== undefined && cur.rec.sealedRef === rec.sealedRef;
+    } catch {
+      return false;
+    }
   }
 
   async destroySealedQuietly(t: TenantRecord, uid: string, sealedRef: Buffer): Promise<boolean> {

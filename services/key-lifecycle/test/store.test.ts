@@ -120,3 +120,12 @@ it('stores no key material, only the sealed reference', async () => {
     expect(JSON.stringify(h)).not.toMatch(/plaintext|keyMaterial|key_material/i);
   }
 });
+
+it('a create whose write already landed (a resent script answering EXISTS) succeeds; another object under that uid does not', async () => {
+  const mine = rec('resent-1', { sealedRef: Buffer.from('sealed-A').toString('base64') });
+  expect(await store.writeObject(undefined, mine)).toBe('OK'); // the first attempt, as Redis applied it
+  await expect(core.persistNew(tenant, mine, Buffer.from('sealed-A'))).resolves.toBeUndefined();
+  const other = rec('resent-1', { sealedRef: Buffer.from('sealed-B').toString('base64') });
+  await expect(core.persistNew(tenant, other, Buffer.from('sealed-B'))).rejects.toMatchObject({ message: expect.stringMatching(/could not store the new object \(EXISTS\)/) });
+  expect((await store.getObject('acme', 'resent-1'))?.rec.sealedRef).toBe(mine.sealedRef);
+});

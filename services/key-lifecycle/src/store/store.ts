@@ -240,6 +240,11 @@ export class Store {
   }
 
   /** How many replicas confirmed the writes made so far on the write connection (WAIT). */
+  /** Replicas every record write must reach (Redis WAIT); 0 = none. */
+  get replicasWanted(): number {
+    return this.waitReplicas;
+  }
+
   async waitForReplicas(): Promise<number> {
     return Number(await this.writer.call('WAIT', this.waitReplicas, this.waitTimeoutMs));
   }
