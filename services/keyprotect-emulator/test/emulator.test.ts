@@ -1,5 +1,7 @@
+import { spawn } from 'child_process';
 import { randomBytes, randomUUID } from 'crypto';
 import fs from 'fs';
+import net from 'net';
 import os from 'os';
 import path from 'path';
 import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
@@ -356,6 +358,56 @@ describe('keyprotect-emulator', () => {
         await second.close();
       }
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps every change written to its journal through a kill -9 of the process', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kpemu-kill-'));
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const child = spawn(process.execPath, [path.join(__dirname, '../dist/main.js'), '--port', String(port), '--data-dir', dir], { stdio: 'ignore' });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      for (let i = 0; ; i++) {
+        if (await fetch(`${url}/_emulator/faults`).then(() => true, () => false)) break;
+        if (i > 100) throw new Error('emulator child did not start');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const c1 = new Client({ url } as Emulator, 'journal-instance', 'k');
+      await c1.login();
+      const root = String((await c1.create('journal-root', false)).id);
+      const deks = Array.from({ length: 20 }, () => randomBytes(32));
+      const wrapped: string[] = [];
+      const standard: string[] = [];
+      for (const [i, dek] of deks.entries()) {
+        wrapped.push(String((await c1.action(root, 'wrap', { plaintext: b64(dek), aad: [`k${i}`] })).body.ciphertext));
+        standard.push(String((await c1.create(`journal-std-${i}`, true, dek)).id));
+      }
+      expect((await c1.action(root, 'rotate')).status).toBe(204);
+      await new Promise((r) => setTimeout(r, 300)); // past the coalescing delay of the journal writer
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+
+      const second = await startEmulator({ dataDir: dir });
+      try {
+        const c2 = new Client(second, 'journal-instance', 'k');
+        await c2.login();
+        for (const [i, dek] of deks.entries()) {
+          const u = await c2.action(root, 'unwrap', { ciphertext: wrapped[i], aad: [`k${i}`] });
+          expect(u.body.plaintext).toBe(b64(dek));
+          expect(u.body.rewrappedKeyVersion).toBeDefined(); // the rotation survived too
+          expect((await c2.call('GET', `keys/${standard[i]}`)).body.resources![0].payload).toBe(b64(dek));
+        }
+      } finally {
+        await second.close();
+      }
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
