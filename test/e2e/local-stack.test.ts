@@ -3,23 +3,13 @@
 // client; then a restart, and the same key bytes again.
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import fs from 'fs';
-import net from 'net';
 import os from 'os';
 import path from 'path';
+import { freePort } from '../lib/redis';
 
 const root = path.resolve(__dirname, '..', '..');
 const PY = '/usr/bin/python3';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Running {
   child: ChildProcess;

@@ -12,22 +12,14 @@ import net from 'net';
 import path from 'path';
 import { channelCredentials, channelOptions, loadTlsFiles } from '@keywarden/common';
 import { adminV1 } from '@keywarden/proto';
-import { TestRedis, startRedis } from '../lib/redis';
+import { TestRedis, freePort, startRedis } from '../lib/redis';
+
+export { freePort };
 import { BenchPki, sleep, spawnLogged, stopChild } from './proc';
 import { processCpuSeconds } from './stats';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function waitForPort(port: number, child: ChildProcess, what: string, log: string, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
