@@ -38,15 +38,14 @@ export class Connection {
     this.reader = new FrameReader(limits.maxMessageSize);
     let resolveClosed!: () => void;
     this.closed = new Promise((r) => (resolveClosed = r));
-    let cause = 'client';
-    socket.setTimeout(limits.idleTimeoutMs, () => { cause = 'idle'; this.destroy('idle'); });
+    socket.setTimeout(limits.idleTimeoutMs, () => this.destroy('idle'));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     // Half-close: the client is done sending; answer what is queued, then end.
     socket.on('end', () => { this.closing = true; this.maybeEnd(); });
-    socket.on('error', (err) => { cause = 'error'; this.log.debug({ err }, 'connection error'); });
+    socket.on('error', (err) => { this.closeCause ??= 'error'; this.log.debug({ err }, 'connection error'); });
     socket.on('close', () => {
       clearTimeout(this.readTimer);
-      this.onClose(this.closeCause ?? cause);
+      this.onClose(this.closeCause ?? 'client');
       resolveClosed();
     });
   }

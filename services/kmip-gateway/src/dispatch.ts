@@ -4,7 +4,7 @@
 import type { Logger } from '@keywarden/common';
 import {
   BatchErrorContinuationOption, CodecReason, Operation, ProtocolVersion, RequestBatchItem, RequestMessage,
-  ResponseBatchItem, ResponseMessage, ResultReason, ResultStatus, TtlvNode, assertDefinedIn, decodeRequestTree,
+  ResponseBatchItem, ResponseMessage, ResultReason, ResultStatus, Tag, TtlvNode, assertDefinedIn, decodeRequestTree,
   decodeTtlv, encodeResponseTree, encodeTtlv, enumValueDefinedIn, isKmipError, responseVersion, versionKey,
 } from '@keywarden/kmip';
 import type { LifecycleBackend } from './backend';
@@ -54,11 +54,11 @@ export function messageErrorResponse(version: ProtocolVersion, reason: number, m
 function sniffVersion(tree: TtlvNode): ProtocolVersion {
   try {
     if (tree.type === 1) {
-      const header = tree.value.find((c) => c.tag === 0x420077);
-      const pv = header?.type === 1 ? header.value.find((c) => c.tag === 0x420069) : undefined;
+      const header = tree.value.find((c) => c.tag === Tag.RequestHeader);
+      const pv = header?.type === 1 ? header.value.find((c) => c.tag === Tag.ProtocolVersion) : undefined;
       if (pv?.type === 1) {
-        const major = pv.value.find((c) => c.tag === 0x42006a);
-        const minor = pv.value.find((c) => c.tag === 0x42006b);
+        const major = pv.value.find((c) => c.tag === Tag.ProtocolVersionMajor);
+        const minor = pv.value.find((c) => c.tag === Tag.ProtocolVersionMinor);
         if (major?.type === 2 && minor?.type === 2) return responseVersion({ major: major.value, minor: minor.value });
       }
     }

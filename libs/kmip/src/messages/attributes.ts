@@ -6,7 +6,7 @@
 
 import { CodecReason, MessageFormatError } from '../ttlv/errors';
 import { ItemType, TtlvNode } from '../ttlv/types';
-import { TAG_BY_SPEC_NAME, TAG_INFO, Tag, TagInfo } from '../generated';
+import { KmipVersion, TAG_BY_SPEC_NAME, TAG_INFO, Tag, TagInfo, tagDefinedIn } from '../generated';
 import { StructBuilder, StructReader, tagName } from './struct';
 
 export interface Attribute {
@@ -25,6 +25,13 @@ export function isCustomName(name: string): boolean {
 /** The tag info for a standard attribute name, if the registry knows it as an attribute-bearing tag. */
 export function standardAttributeTag(name: string): TagInfo | undefined {
   return isCustomName(name) ? undefined : TAG_BY_SPEC_NAME.get(name);
+}
+
+/** Whether version `v` knows the attribute: custom names always, standard ones when their tag is defined. */
+export function attributeDefinedIn(name: string, v: KmipVersion): boolean {
+  if (isCustomName(name)) return true;
+  const t = standardAttributeTag(name);
+  return t !== undefined && tagDefinedIn(t.tag, v);
 }
 
 const TYPE_CODE: Record<string, number> = {

@@ -1,7 +1,7 @@
 // Get Attributes — KMIP 1.4 spec §4.12. An attribute the object does not
 // have is simply absent from the answer (vCenter asks for x- attributes
 // before it sets them and expects success with just the uid).
-import { GetAttributesRequest, GetAttributesResponse, isCustomName, standardAttributeTag, tagDefinedIn, versionKey } from '@keywarden/kmip';
+import { GetAttributesRequest, GetAttributesResponse, attributeDefinedIn, versionKey } from '@keywarden/kmip';
 import { fromProtoAttribute } from '../convert';
 import { Handler, targetUid } from './context';
 
@@ -9,10 +9,6 @@ export const getAttributes: Handler = async (ctx, p: GetAttributesRequest): Prom
   const r = await ctx.backend.getAttributes({ caller: ctx.caller, uniqueIdentifier: targetUid(ctx, p.uniqueIdentifier), attributeNames: p.attributeNames });
   const v = versionKey(ctx.version) ?? '1.0';
   // Only attributes the client's version defines (custom ones always qualify).
-  const attributes = r.attributes.map(fromProtoAttribute).filter((a) => {
-    if (isCustomName(a.name)) return true;
-    const t = standardAttributeTag(a.name);
-    return t !== undefined && tagDefinedIn(t.tag, v);
-  });
+  const attributes = r.attributes.map(fromProtoAttribute).filter((a) => attributeDefinedIn(a.name, v));
   return { uniqueIdentifier: r.uniqueIdentifier, attributes };
 };
