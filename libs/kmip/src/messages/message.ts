@@ -139,14 +139,16 @@ function decodeRequestItem(node: TtlvNode, v: ProtocolVersion): RequestBatchItem
   return item;
 }
 
+function checkBatchCount(declared: number, held: number): void {
+  if (declared !== held) throw new MessageFormatError(`Batch Count says ${declared} but the message holds ${held} batch items`);
+}
+
 export function decodeRequestTree(tree: TtlvNode): RequestMessage {
   const r = new StructReader(tree, Tag.RequestMessage);
   const header = decodeRequestHeader(r.reqStruct(Tag.RequestHeader));
   const items = r.nodes(Tag.BatchItem);
   if (items.length === 0) throw new MessageFormatError('request has no Batch Item');
-  if (header.batchCount !== items.length) {
-    throw new MessageFormatError(`Batch Count says ${header.batchCount} but the message holds ${items.length} batch items`);
-  }
+  checkBatchCount(header.batchCount, items.length);
   return { header, batchItems: items.map((n) => decodeRequestItem(n, header.protocolVersion)) };
 }
 
@@ -206,7 +208,7 @@ export function decodeResponseTree(tree: TtlvNode): ResponseMessage {
     batchCount: h.req(Tag.BatchCount, ItemType.Integer),
   };
   const items = r.nodes(Tag.BatchItem);
-  if (header.batchCount !== items.length) throw new MessageFormatError(`Batch Count says ${header.batchCount} but the message holds ${items.length} batch items`);
+  checkBatchCount(header.batchCount, items.length);
   return { header, batchItems: items.map((n) => decodeResponseItem(n, header.protocolVersion)) };
 }
 
