@@ -44,7 +44,8 @@ export interface StackProcesses {
   stop(): Promise<void>;
 }
 
-export async function startStackProcesses(pki: BenchPki, logDir: string): Promise<StackProcesses> {
+/** `env` is added to every service's environment (e.g. LIFECYCLE_CACHE_TTL_MS for the cached variant). */
+export async function startStackProcesses(pki: BenchPki, logDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<StackProcesses> {
   const children: Array<[string, ChildProcess]> = [];
   let redis: TestRedis | undefined;
   const stop = async () => {
@@ -58,7 +59,7 @@ export async function startStackProcesses(pki: BenchPki, logDir: string): Promis
       // PERF_CPU_PROF=kmip-gateway,crk-wrapping profiles those services into PERF_CPU_PROF_DIR (node --cpu-prof).
       const prof = (process.env.PERF_CPU_PROF ?? '').split(',').includes(name)
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PERF_CPU_PROF_DIR ?? process.cwd()}`] : [];
-      const c = spawnLogged(process.execPath, [...prof, path.join(ROOT, script), ...args], log, { env: { ...process.env, ...env } });
+      const c = spawnLogged(process.execPath, [...prof, path.join(ROOT, script), ...args], log, { env: { ...process.env, ...extraEnv, ...env } });
       children.push([name, c]);
       return { c, log };
     };

@@ -77,18 +77,31 @@ export function channelCredentials(tls: TlsFiles | undefined): grpc.ChannelCrede
 }
 
 /**
+ * channelz (grpc-js's per-call tracing, on by default) is off on every
+ * channel and server: keywarden serves no channelz endpoint, and the tracking
+ * costs about a tenth of each unary call's CPU (docs/benchmarks.md).
+ */
+const COMMON: grpc.ChannelOptions = { 'grpc.enable_channelz': 0 };
+
+/**
  * Channel options for service-to-service clients: client-side round robin
  * over every address the name resolves to (a headless Kubernetes Service),
  * keepalive, and generous message limits for batch responses.
  */
 export function channelOptions(extra: grpc.ChannelOptions = {}): grpc.ChannelOptions {
   return {
+    ...COMMON,
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     ...extra,
   };
+}
+
+/** Options for every gRPC server of keywarden. */
+export function serverOptions(extra: grpc.ServerOptions = {}): grpc.ServerOptions {
+  return { ...COMMON, ...extra };
 }
 
 /** Binds and starts a server; returns the bound port (address may end in :0). */
@@ -132,7 +145,7 @@ export interface HealthServer {
  * certificate. The same HealthImplementation can also be on the mTLS port.
  */
 export async function startHealthServer(address: string, health: HealthImplementation): Promise<HealthServer> {
-  const server = new grpc.Server();
+  const server = new grpc.Server(serverOptions());
   health.addToServer(server);
   const port = await bindServer(server, address, grpc.ServerCredentials.createInsecure());
   return { port, close: () => server.forceShutdown() };

@@ -1,5 +1,5 @@
 import {
-  addHealth, bindServer, createLogger, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, shutdownServer,
+  addHealth, bindServer, createLogger, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, serverOptions, shutdownServer,
   startHealthServer, startMetricsServer, TlsFiles, unary,
 } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
@@ -177,7 +177,7 @@ export async function startCrkWrapping(opts: CrkWrappingOptions): Promise<CrkWra
     sealCredential: unary(log, 'SealCredential', async (req) => ({ credentialRef: credentials.seal(req.credential) })),
   };
 
-  const server = new grpc.Server();
+  const server = new grpc.Server(serverOptions());
   server.addService(wrappingV1.CrkWrappingService, impl);
   const health = addHealth(server, { '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   let metricsServer: MetricsServer | undefined;

@@ -1,7 +1,7 @@
 import type { Socket } from 'net';
 import Redis from 'ioredis';
 import {
-  addHealth, bindServer, createLogger, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, setServing,
+  addHealth, bindServer, createLogger, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, serverOptions, setServing,
   shutdownServer, startHealthServer, startMetricsServer, TlsFiles,
 } from '@keywarden/common';
 import { adminV1, lifecycleV1 } from '@keywarden/proto';
@@ -97,7 +97,7 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
   const connections: Redis[] = [redis];
   let stopWatching: (() => void) | undefined;
   let healthServer: HealthServer | undefined;
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  const server = new grpc.Server(serverOptions({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 }));
   try {
     await connectRedis(redis, CONNECT_TIMEOUT_MS);
     await checkDurability(redis, log);

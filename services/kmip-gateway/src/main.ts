@@ -15,7 +15,7 @@ import path from 'path';
 import tls from 'tls';
 import {
   addHealth, bindServer, channelCredentials, checkHealth, createLogger, envBool, envInt, envOptional, envString, grpc,
-  loadTlsFiles, serverCredentials,
+  loadTlsFiles, serverCredentials, serverOptions,
 } from '@keywarden/common';
 import { grpcLifecycleBackend } from './backend';
 import { TrustMode, startGateway } from './server';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   });
 
   // gRPC health for probes: SERVING while key-lifecycle answers its own health check.
-  const healthServer = new grpc.Server();
+  const healthServer = new grpc.Server(serverOptions());
   const health = addHealth(healthServer, { '': 'NOT_SERVING', 'keywarden.kmip.gateway': 'NOT_SERVING' });
   await bindServer(healthServer, envString('HEALTH_ADDR', '0.0.0.0:9411'), serverCredentials(undefined));
   const probe = async () => {
