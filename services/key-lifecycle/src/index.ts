@@ -155,6 +155,7 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
         clearInterval(sweep);
         stopWatching?.();
         setServing(health, HEALTH_SERVICES, false);
+        notifications.endStreams();
         await shutdownServer(server, 2_000);
         await jobs.close();
         await notifications.close();

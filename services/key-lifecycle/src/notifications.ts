@@ -32,6 +32,17 @@ export class Notifications {
     return () => this.events.off('revoked', listener);
   }
 
+  /** Called when this replica shuts down; a stream ends then, so its subscriber moves to another replica at once. */
+  onShutdown(listener: () => void): () => void {
+    this.events.on('shutdown', listener);
+    return () => this.events.off('shutdown', listener);
+  }
+
+  /** Ends every subscriber's stream (first step of shutdown). */
+  endStreams(): void {
+    this.events.emit('shutdown');
+  }
+
   async close(): Promise<void> {
     this.events.removeAllListeners();
     this.sub.disconnect();

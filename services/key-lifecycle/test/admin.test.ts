@@ -117,6 +117,28 @@ describe('certificates', () => {
       watcher.close();
     }
   });
+
+  it('ends its revocation streams with OK when a replica shuts down, so subscribers move on at once', async () => {
+    const replica = await s.startReplica();
+    const watcher = new lifecycleV1.KeyLifecycleClient(`127.0.0.1:${replica.port}`, channelCredentials(s.lifecycleTls));
+    const stream = watcher.watchAccessRevocations({});
+    try {
+      await new Promise<void>((resolve) => stream.once('metadata', () => resolve())); // subscribed
+      const status = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
+      const errors: Error[] = [];
+      stream.on('error', (e: Error) => errors.push(e));
+      await replica.close();
+      // Ended by the replica (status OK), not found broken when a keepalive ping (30 s) goes unanswered.
+      let timer: NodeJS.Timeout | undefined;
+      const stillOpen = new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still open after 5 s'), 5000); });
+      expect(await Promise.race([status.then((st) => st.code), stillOpen])).toBe(grpc.status.OK);
+      clearTimeout(timer);
+      expect(errors).toEqual([]);
+    } finally {
+      stream.cancel();
+      watcher.close();
+    }
+  });
 });
 
 describe('keys', () => {

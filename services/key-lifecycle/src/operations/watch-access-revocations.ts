@@ -5,13 +5,17 @@ import type { lifecycleV1 } from '@keywarden/proto';
 import type { Notifications } from '../notifications';
 
 export function watchAccessRevocations(notifications: Notifications, call: grpc.ServerWritableStream<lifecycleV1.WatchAccessRevocationsRequest, lifecycleV1.AccessRevoked>): void {
-  const stop = notifications.onRevocation((r) => {
+  const stopRevocations = notifications.onRevocation((r) => {
     call.write({ certFingerprint: r.fingerprint, reason: r.reason });
   });
+  // On shutdown the stream ends with OK: the gateway subscribes again (to
+  // another replica) and re-checks its connections, instead of noticing the
+  // replica's absence only when a keepalive ping goes unanswered.
+  const stopShutdown = notifications.onShutdown(() => call.end());
   // Headers now tell the subscriber it is subscribed: anything revoked from
   // here on reaches it; a gateway re-checks older connections at that point.
   call.sendMetadata(new grpc.Metadata());
-  const end = () => stop();
+  const end = () => { stopRevocations(); stopShutdown(); };
   call.on('cancelled', end);
   call.on('close', end);
   call.on('error', end);
