@@ -61,22 +61,29 @@ export function grpcLifecycleBackend(o: GrpcBackendOptions): LifecycleBackend {
     let retry: NodeJS.Timeout | undefined;
     const open = () => {
       if (stopped) return;
-      stream = client.watchAccessRevocations({});
+      const s = client.watchAccessRevocations({});
+      stream = s;
       if (broken) {
         // The server sends nothing on subscribe: treat the stream as resumed once its headers arrive.
-        stream.once('metadata', () => { broken = false; onResumed?.(); });
+        s.once('metadata', () => { broken = false; onResumed?.(); });
       }
-      stream.on('data', (m: lifecycleV1.AccessRevoked) => onRevoked(m.certFingerprint));
-      stream.on('error', (err: Error & { code?: number }) => {
-        if (stopped || err.code === grpc.status.CANCELLED) return;
-        o.onWatchError?.(err);
+      // A failed stream emits both 'error' and 'end': it is replaced once, or
+      // every outage second would double the streams (and the timers).
+      let replaced = false;
+      const replace = () => {
+        if (stopped || replaced) return;
+        replaced = true;
         broken = true;
         retry = setTimeout(open, 1000);
         retry.unref();
+      };
+      s.on('data', (m: lifecycleV1.AccessRevoked) => onRevoked(m.certFingerprint));
+      s.on('error', (err: Error & { code?: number }) => {
+        if (stopped || err.code === grpc.status.CANCELLED) return;
+        o.onWatchError?.(err);
+        replace();
       });
-      stream.on('end', () => {
-        if (!stopped) { broken = true; retry = setTimeout(open, 1000); retry.unref(); }
-      });
+      s.on('end', replace);
     };
     open();
     return () => {

@@ -5,7 +5,7 @@ import { certFingerprint } from '@keywarden/common';
 import { ResultStatus, vcenter } from '@keywarden/kmip';
 import { startKeyLifecycle, KeyLifecycle } from '@keywarden/key-lifecycle';
 import { Gateway, LifecycleBackend, grpcLifecycleBackend, startGateway } from '@keywarden/kmip-gateway';
-import { KmipClient, TestStack, startStack } from '../../../test/lib';
+import { KmipClient, TestStack, freePort, startStack } from '../../../test/lib';
 
 let stack: TestStack;
 
@@ -42,3 +42,20 @@ test('revocations missed during a stream outage close connections after it resum
     await a.close();
   }
 }, 60_000);
+
+test('while key-lifecycle is unreachable the revocation stream is retried once a second, not doubled by each failure', async () => {
+  const port = await freePort(); // nothing listens there
+  const failures: number[] = [];
+  const backend = grpcLifecycleBackend({ address: `127.0.0.1:${port}`, tls: stack.pki.internal, onWatchError: () => failures.push(Date.now()) });
+  const stop = backend.watchAccessRevocations(() => undefined);
+  try {
+    await new Promise((r) => setTimeout(r, 5_500));
+    // One stream per second: about 5 failures. A failed stream emits both 'error' and 'end';
+    // replacing it on each would double the streams every second (2^5 = 32 here, 2^25 after 25 s).
+    expect(failures.length).toBeGreaterThanOrEqual(3);
+    expect(failures.length).toBeLessThanOrEqual(7);
+  } finally {
+    stop();
+    backend.close();
+  }
+}, 30_000);
