@@ -112,3 +112,26 @@ test('key-lifecycle gone: the gateway answers a failure on the same connection a
   expect(back.payload.object.keyBlock.keyMaterial).toHaveLength(32);
   await c.close();
 }, 60_000);
+
+test('key-lifecycle down for 25 s: the gateway serves again within seconds of its return, not after a long reconnect backoff', async () => {
+  const c = await connect();
+  const uid = (await c.send(vcenter.create(1))).batchItems[0].payload.uniqueIdentifier as string;
+  await lifecycle.close();
+  let returned = 0;
+  try {
+    // Long enough for grpc-js's default reconnect backoff (1 s, x1.6 per attempt, up to 120 s) to exceed 10 s.
+    const end = Date.now() + 25_000;
+    while (Date.now() < end) {
+      expect((await get(c, uid)).resultStatus).toBe(ResultStatus.OperationFailed);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    lifecycle = await startLifecycle();
+    returned = Date.now();
+  }
+  await until('Get after key-lifecycle returned', () => get(c, uid), (r) => r.resultStatus === ResultStatus.Success, 30_000);
+  const waited = Date.now() - returned;
+  // channelOptions caps the backoff at 2 s; uncapped, the next attempt after 25 s comes 4-17 s later.
+  expect(waited).toBeLessThan(4_000);
+  await c.close();
+}, 90_000);

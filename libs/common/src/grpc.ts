@@ -86,13 +86,17 @@ const COMMON: grpc.ChannelOptions = { 'grpc.enable_channelz': 0 };
 /**
  * Channel options for service-to-service clients: client-side round robin
  * over every address the name resolves to (a headless Kubernetes Service),
- * keepalive, and generous message limits for batch responses.
+ * keepalive, reconnection at least every 2 s while a service is down, and
+ * generous message limits for batch responses.
  */
 export function channelOptions(extra: grpc.ChannelOptions = {}): grpc.ChannelOptions {
   return {
     ...COMMON,
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     'grpc.keepalive_time_ms': 30_000,
+    // grpc-js backs off reconnection up to 120 s by default: after a long outage
+    // of a service, its callers would wait up to two minutes more once it is back.
+    'grpc.max_reconnect_backoff_ms': 2_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     ...extra,
