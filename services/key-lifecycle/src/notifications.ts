@@ -24,7 +24,18 @@ export class Notifications {
     const n = new Notifications(sub, log, cache);
     sub.on('message', (channel: string, message: string) => n.onMessage(channel, message));
     await sub.subscribe(channels.revocations, channels.invalidate);
+    // Any later 'ready' is a reconnection (a Redis restart or failover): what was
+    // published meanwhile never reached this replica. Subscribers are told by
+    // the end of their streams (a gateway then re-checks its open
+    // connections) and the plaintext cache forgets what it may no longer know.
+    sub.on('ready', () => n.resync());
     return n;
+  }
+
+  private resync(): void {
+    this.log.info('resubscribed to Redis notifications after a disconnection: ending revocation streams so subscribers re-check, clearing the plaintext cache');
+    this.cache.clear();
+    this.endStreams();
   }
 
   onRevocation(listener: (r: Revocation) => void): () => void {
@@ -32,15 +43,19 @@ export class Notifications {
     return () => this.events.off('revoked', listener);
   }
 
-  /** Called when this replica shuts down; a stream ends then, so its subscriber moves to another replica at once. */
-  onShutdown(listener: () => void): () => void {
-    this.events.on('shutdown', listener);
-    return () => this.events.off('shutdown', listener);
+  /**
+   * Called when this replica shuts down, or when it may have missed
+   * notifications (Redis reconnection): a stream ends then, so its subscriber
+   * subscribes again (to another replica when this one is going) and re-checks.
+   */
+  onEndStreams(listener: () => void): () => void {
+    this.events.on('end-streams', listener);
+    return () => this.events.off('end-streams', listener);
   }
 
-  /** Ends every subscriber's stream (first step of shutdown). */
+  /** Ends every subscriber's stream (first step of shutdown; after a Redis reconnection). */
   endStreams(): void {
-    this.events.emit('shutdown');
+    this.events.emit('end-streams');
   }
 
   async close(): Promise<void> {

@@ -139,6 +139,41 @@ describe('certificates', () => {
       watcher.close();
     }
   });
+
+  it('ends its revocation streams after its Redis subscription was cut, since revocations published meanwhile were missed', async () => {
+    const t = await s.addTenant('resync');
+    const replica = await s.startReplica();
+    const watcher = new lifecycleV1.KeyLifecycleClient(`127.0.0.1:${replica.port}`, channelCredentials(s.lifecycleTls));
+    const subscribe = async () => {
+      const st = watcher.watchAccessRevocations({});
+      const seen: string[] = [];
+      st.on('data', (m: lifecycleV1.AccessRevoked) => seen.push(m.certFingerprint));
+      st.on('error', () => undefined);
+      const status = new Promise<grpc.StatusObject>((resolve) => st.on('status', resolve));
+      await new Promise<void>((resolve) => st.once('metadata', () => resolve()));
+      return { st, seen, status };
+    };
+    const first = await subscribe();
+    let second: Awaited<ReturnType<typeof subscribe>> | undefined;
+    try {
+      // Cut every pub/sub connection, as a Redis restart or failover does; ioredis reconnects and resubscribes.
+      expect(Number(await redis.client('KILL', 'TYPE', 'pubsub'))).toBeGreaterThan(0);
+      let timer: NodeJS.Timeout | undefined;
+      const stillOpen = new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still open after 5 s'), 5000); });
+      expect(await Promise.race([first.status.then((st) => st.code), stillOpen])).toBe(grpc.status.OK);
+      clearTimeout(timer);
+      // A new subscription on the same replica gets revocations again.
+      second = await subscribe();
+      await new Promise((r) => setTimeout(r, 100));
+      await s.adm('removeCertificate', { fingerprint: t.caller.certFingerprint });
+      for (let i = 0; i < 50 && !second.seen.includes(t.caller.certFingerprint); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(second.seen).toContain(t.caller.certFingerprint);
+    } finally {
+      first.st.cancel();
+      second?.st.cancel();
+      watcher.close();
+    }
+  });
 });
 
 describe('keys', () => {
@@ -261,6 +296,28 @@ describe('root keys', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(failedAt - deletedAt).toBeLessThanOrEqual(ttl + 200);
+    } finally {
+      cached.close();
+    }
+  });
+
+  it('forgets the plaintext cache when its Redis subscription was cut (invalidations may have been missed)', async () => {
+    const replica = await s.startReplica({ cacheTtlMs: 600_000 });
+    const cached = new lifecycleV1.KeyLifecycleClient(`127.0.0.1:${replica.port}`, channelCredentials(s.lifecycleTls));
+    try {
+      const t = await s.addTenant('cache-resync');
+      const [uid] = await createKeys(t, 1);
+      const first = await rpc<lifecycleV1.GetResponse>(cached, 'get', { caller: t.caller, uniqueIdentifier: uid });
+      expect((await s.keyProtect('DELETE', `keys/${t.crkId}?force=true`, t.instanceId)).status).toBeLessThan(300);
+      // Within the cache lifetime the deleted root key does not show yet.
+      expect((await rpc<lifecycleV1.GetResponse>(cached, 'get', { caller: t.caller, uniqueIdentifier: uid })).keyMaterial).toEqual(first.keyMaterial);
+      expect(Number(await redis.client('KILL', 'TYPE', 'pubsub'))).toBeGreaterThan(0);
+      let failure: unknown;
+      for (let i = 0; i < 50 && !failure; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        failure = await rpc<lifecycleV1.GetResponse>(cached, 'get', { caller: t.caller, uniqueIdentifier: uid }).then(() => undefined, (e: unknown) => e);
+      }
+      expect(failure).toMatchObject({ code: grpc.status.FAILED_PRECONDITION });
     } finally {
       cached.close();
     }

@@ -8,10 +8,11 @@ export function watchAccessRevocations(notifications: Notifications, call: grpc.
   const stopRevocations = notifications.onRevocation((r) => {
     call.write({ certFingerprint: r.fingerprint, reason: r.reason });
   });
-  // On shutdown the stream ends with OK: the gateway subscribes again (to
-  // another replica) and re-checks its connections, instead of noticing the
-  // replica's absence only when a keepalive ping goes unanswered.
-  const stopShutdown = notifications.onShutdown(() => call.end());
+  // On shutdown, and when this replica may have missed revocations (Redis
+  // reconnection), the stream ends with OK: the gateway subscribes again (to
+  // another replica when this one is going) and re-checks its connections,
+  // instead of noticing only when a keepalive ping goes unanswered, or never.
+  const stopShutdown = notifications.onEndStreams(() => call.end());
   // Headers now tell the subscriber it is subscribed: anything revoked from
   // here on reaches it; a gateway re-checks older connections at that point.
   call.sendMetadata(new grpc.Metadata());
