@@ -11,10 +11,14 @@ import type { LifecycleBackend } from './backend';
 import { reasonForVersion, toItemResult } from './errors';
 import { HANDLERS, OpContext } from './operations';
 
+export const DEFAULT_MAX_BATCH_ITEMS = 256;
+
 export interface DispatchOptions {
   backend: LifecycleBackend;
   log: Logger;
   maxMessageSize: number;
+  /** Batch items one request may carry (vCenter sends up to 3); more is answered with one Invalid Message. */
+  maxBatchItems?: number;
   /** Called per batch item with its outcome, for metrics. */
   observe?: (operation: number, resultStatus: number, resultReason: number | undefined, seconds: number) => void;
 }
@@ -88,6 +92,11 @@ export class Dispatcher {
       return messageErrorResponse(sniffVersion(tree), isKmipError(e) ? r.resultReason : ResultReason.InvalidMessage, r.resultMessage);
     }
     const version = responseVersion(req.header.protocolVersion);
+    const maxItems = this.o.maxBatchItems ?? DEFAULT_MAX_BATCH_ITEMS;
+    if (req.batchItems.length > maxItems) {
+      // Refused before any item runs: one answer, not one per item.
+      return messageErrorResponse(version, ResultReason.InvalidMessage, `a batch of ${req.batchItems.length} items exceeds this server's limit of ${maxItems}`);
+    }
     const items = await this.runBatch(req, version, identify);
     const response: ResponseMessage = { header: { protocolVersion: version, timeStamp: now(), batchCount: items.length }, batchItems: items };
     let out: Buffer;

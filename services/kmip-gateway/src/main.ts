@@ -4,7 +4,7 @@
 //   GATEWAY_TLS_DIR: server.crt/server.key for KMIP clients; ca.crt and
 //     kmip-gateway.crt/.key for mTLS to key-lifecycle
 //   KMIP_TRUST_MODE fingerprint|ca (fingerprint), KMIP_CLIENT_CA (PEM file, ca mode)
-//   KMIP_CIPHERS, KMIP_MIN_TLS (TLSv1.2), KMIP_MAX_MESSAGE_BYTES (1048576)
+//   KMIP_CIPHERS, KMIP_MIN_TLS (TLSv1.2), KMIP_MAX_MESSAGE_BYTES (1048576), KMIP_MAX_BATCH_ITEMS (256)
 //   KMIP_HANDSHAKE_TIMEOUT_MS (10000), KMIP_READ_TIMEOUT_MS (10000),
 //   KMIP_IDLE_TIMEOUT_MS (300000), KMIP_MAX_CONNECTIONS (20000)
 //   LIFECYCLE_ADDR (127.0.0.1:7001; dns:///name:port for round robin), LIFECYCLE_DEADLINE_MS (10000)
@@ -18,6 +18,7 @@ import {
   loadTlsFiles, serverCredentials, serverOptions,
 } from '@keywarden/common';
 import { grpcLifecycleBackend } from './backend';
+import { DEFAULT_MAX_BATCH_ITEMS } from './dispatch';
 import { TrustMode, startGateway } from './server';
 
 async function main(): Promise<void> {
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
     minVersion: envString('KMIP_MIN_TLS', 'TLSv1.2') as tls.SecureVersion,
     backend,
     maxMessageSize: envInt('KMIP_MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxBatchItems: envInt('KMIP_MAX_BATCH_ITEMS', DEFAULT_MAX_BATCH_ITEMS, 1, 100_000),
     handshakeTimeoutMs: envInt('KMIP_HANDSHAKE_TIMEOUT_MS', 10_000, 100),
     readTimeoutMs: envInt('KMIP_READ_TIMEOUT_MS', 10_000, 100),
     idleTimeoutMs: envInt('KMIP_IDLE_TIMEOUT_MS', 300_000, 1000),

@@ -42,6 +42,8 @@ export interface GatewayOptions {
   maxVersion?: tls.SecureVersion;
   backend: LifecycleBackend;
   maxMessageSize?: number;
+  /** Batch items per request (default 256). */
+  maxBatchItems?: number;
   handshakeTimeoutMs?: number;
   readTimeoutMs?: number;
   idleTimeoutMs?: number;
@@ -83,6 +85,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     backend: o.backend,
     log,
     maxMessageSize: limits.maxMessageSize,
+    maxBatchItems: o.maxBatchItems,
     observe: (op, status, reason, seconds) => {
       // Label children are looked up once per distinct label set (prom-client hashes labels on every call otherwise).
       const k = `${op}|${status}|${reason ?? ''}`;

@@ -354,6 +354,22 @@ describe('bad input on the socket', () => {
     await ok.close();
   });
 
+  test('a batch over the item limit (256) gets one Invalid Message answer; the connection keeps serving', async () => {
+    const c = await connect(tenantA);
+    try {
+      const dv = (n: number) => request(Array.from({ length: n }, (_, i) => ({ ...vcenter.discoverVersions(i).batchItems[0] })));
+      const full = await c.send(dv(256));
+      expect(full.batchItems).toHaveLength(256);
+      expect(full.batchItems.every((it) => it.resultStatus === ResultStatus.Success)).toBe(true);
+      const over = await one(c, dv(257));
+      expect(over).toMatchObject({ resultStatus: ResultStatus.OperationFailed, resultReason: ResultReason.InvalidMessage });
+      expect(over.resultMessage).toBe("a batch of 257 items exceeds this server's limit of 256");
+      expect((await one(c, vcenter.discoverVersions())).resultStatus).toBe(ResultStatus.Success);
+    } finally {
+      await c.close();
+    }
+  });
+
   test('an oversized length header is refused before the body arrives', async () => {
     const c = await connect(tenantA);
     const reply = await c.sendRaw(fromHex('42 00 78 01 7F FF FF F8'));
