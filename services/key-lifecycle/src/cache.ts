@@ -13,8 +13,21 @@ interface Entry {
 
 export class PlaintextCache {
   private readonly entries = new Map<string, Entry>();
+  private readonly sweeper?: NodeJS.Timeout;
 
-  constructor(readonly ttlMs: number, private readonly maxEntries = 10_000) {}
+  constructor(readonly ttlMs: number, private readonly maxEntries = 10_000) {
+    // Expired plaintext is wiped within a second of its expiry, not kept in
+    // memory until the key is asked for again or pushed out by newer ones.
+    if (this.enabled) {
+      this.sweeper = setInterval(() => this.sweep(), Math.min(ttlMs, 1000));
+      this.sweeper.unref();
+    }
+  }
+
+  /** Entries held (expired ones included until the next sweep). */
+  get size(): number {
+    return this.entries.size;
+  }
 
   get enabled(): boolean {
     return this.ttlMs > 0;
@@ -28,7 +41,10 @@ export class PlaintextCache {
       this.drop(tenant, uid);
       return undefined;
     }
-    return e.plaintext;
+    // A copy: the cache wipes its own buffer when the entry goes (expiry,
+    // invalidation, replacement), which may happen while this answer is still
+    // on its way to the client.
+    return Buffer.from(e.plaintext);
   }
 
   put(tenant: string, uid: string, sealedRef: string, plaintext: Buffer): void {
@@ -50,6 +66,20 @@ export class PlaintextCache {
 
   clear(): void {
     for (const k of [...this.entries.keys()]) this.wipe(k);
+  }
+
+  /** Wipes everything and stops the sweeper (service shutdown). */
+  close(): void {
+    clearInterval(this.sweeper);
+    this.clear();
+  }
+
+  /** Wipes expired entries. Every entry has the same lifetime and put() re-inserts, so they expire in insertion order. */
+  sweep(now = Date.now()): void {
+    for (const [k, e] of this.entries) {
+      if (e.expires > now) break;
+      this.wipe(k);
+    }
   }
 
   private wipe(k: string): void {

@@ -160,7 +160,7 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
         await jobs.close();
         await notifications.close();
         wrapping.close();
-        cache.clear();
+        cache.close();
         await metrics?.close();
         healthServer?.close();
         for (const r of connections) r.disconnect();
