@@ -131,7 +131,8 @@ test('key-lifecycle down for 25 s: the gateway serves again within seconds of it
   }
   await until('Get after key-lifecycle returned', () => get(c, uid), (r) => r.resultStatus === ResultStatus.Success, 30_000);
   const waited = Date.now() - returned;
-  // channelOptions caps the backoff at 2 s; uncapped, the next attempt after 25 s comes 4-17 s later.
-  expect(waited).toBeLessThan(4_000);
+  // channelOptions caps the backoff at 2 s (about 0.5 s measured here); uncapped, grpc-js's next
+  // attempt came 12 s after the return in the run that found this.
+  expect(waited).toBeLessThan(5_000);
   await c.close();
 }, 90_000);
