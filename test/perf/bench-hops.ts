@@ -12,11 +12,11 @@
 import { ChildProcess, fork } from 'child_process';
 import http from 'http';
 import os from 'os';
-import { channelCredentials, channelOptions, grpc, loadTlsFiles, serverCredentials, serverOptions } from '@keywarden/common';
+import { channelCredentials, channelOptions, grpc, loadTlsFiles, serverCredentials, serverOptions, unaryCall } from '@keywarden/common';
 import { benchPki, envSeconds, machineLine, track } from './proc';
 import { median } from './stats';
 
-type Hop = 'grpc-unary' | 'grpc-stream' | 'http';
+type Hop = 'grpc-unary' | 'grpc-unary-channel' | 'grpc-stream' | 'http';
 
 const identity = (b: Buffer) => b;
 const rawMethod = (path: string, requestStream: boolean, responseStream: boolean) => ({
@@ -83,6 +83,10 @@ class Client {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         (this.grpc as any).echo(REQUEST, { deadline: Date.now() + 10_000 }, (err: Error | null) => (err ? reject(err) : resolve()));
       });
+    }
+    if (hop === 'grpc-unary-channel') {
+      // How the services call each other: unaryCall straight on the channel, no interceptor layers.
+      return unaryCall(this.grpc.getChannel(), SERVICE.echo, REQUEST, 10_000).then(() => undefined);
     }
     if (hop === 'grpc-stream') {
       if (!this.stream) {
@@ -159,14 +163,14 @@ async function main(): Promise<void> {
   const calls = envSeconds('PERF_CALLS', 20_000);
   const concurrency = envSeconds('PERF_CONCURRENCY', 16);
   const rounds = envSeconds('PERF_ROUNDS', 2);
-  const hops: Hop[] = ['grpc-unary', 'grpc-stream', 'http'];
+  const hops: Hop[] = ['grpc-unary', 'grpc-unary-channel', 'grpc-stream', 'http'];
   const results = new Map<Hop, PerCall[]>(hops.map((h) => [h, []]));
   try {
     for (let r = 0; r < rounds; r++) {
       for (const hop of r % 2 === 0 ? hops : [...hops].reverse()) {
         const m = await measure(client, child, hop, calls, concurrency);
         results.get(hop)!.push(m);
-        console.log(`[round ${r + 1}] ${hop.padEnd(11)} ${Math.round(m.rate).toLocaleString('en-US').padStart(7)} calls/s  CPU per call: client ${m.client.toFixed(1)} µs, server ${m.server.toFixed(1)} µs`);
+        console.log(`[round ${r + 1}] ${hop.padEnd(18)} ${Math.round(m.rate).toLocaleString('en-US').padStart(7)} calls/s  CPU per call: client ${m.client.toFixed(1)} µs, server ${m.server.toFixed(1)} µs`);
       }
     }
   } finally {
@@ -174,12 +178,14 @@ async function main(): Promise<void> {
     child.disconnect();
   }
   const total = (h: Hop) => median(results.get(h)!.map((m) => m.client + m.server));
-  const unary = total('grpc-unary');
+  const generated = total('grpc-unary');
+  const unary = total('grpc-unary-channel');
   const stream = total('grpc-stream');
   const provider = total('http');
   console.log(`\n== Summary (median of ${rounds} rounds, ${concurrency} calls in flight, client + server CPU per call)`);
-  console.log(`gRPC unary call (mTLS)       ${unary.toFixed(0).padStart(5)} µs`);
-  console.log(`gRPC stream message (mTLS)   ${stream.toFixed(0).padStart(5)} µs   ratio to unary ${(stream / unary).toFixed(2)}x`);
+  console.log(`gRPC unary call, generated client method (mTLS) ${generated.toFixed(0).padStart(5)} µs`);
+  console.log(`gRPC unary call, unaryCall on the channel (mTLS, as the services call) ${unary.toFixed(0).padStart(5)} µs   ratio to the generated method ${(unary / generated).toFixed(2)}x`);
+  console.log(`gRPC stream message (mTLS)   ${stream.toFixed(0).padStart(5)} µs   ratio to the unary call on the channel ${(stream / unary).toFixed(2)}x`);
   console.log(`provider HTTP request        ${provider.toFixed(0).padStart(5)} µs`);
   const floor = 2 * unary + 2 * provider;
   const cores = os.cpus().length;

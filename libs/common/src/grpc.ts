@@ -171,6 +171,54 @@ export function checkHealth(address: string, creds: grpc.ChannelCredentials, ser
   });
 }
 
+/** What a unary call needs of a method definition (ts-proto's generated service definitions have it). */
+export interface UnaryMethod<Req, Res> {
+  path: string;
+  requestSerialize: (r: Req) => Buffer;
+  responseDeserialize: (b: Buffer) => Res;
+}
+
+/** A failed call shaped as grpc-js shapes it (a ServiceError: code, details, trailing metadata). */
+function callError(status: grpc.StatusObject): grpc.ServiceError {
+  return Object.assign(new Error(`${status.code} ${grpc.status[status.code]}: ${status.details}`), status);
+}
+
+/**
+ * One unary call made directly on a channel, for the services' hot paths.
+ * A generated client's methods take each call through grpc-js's interceptor
+ * chain, an event emitter and a captured stack (about 50 µs of CPU per call,
+ * a fifth of the client's share); keywarden configures no interceptors, so
+ * this is the same call: same channel (mTLS, round robin, keepalive),
+ * deadline, status, trailing metadata and error shape.
+ */
+export function unaryCall<Req, Res>(channel: grpc.ChannelInterface, m: UnaryMethod<Req, Res>, req: Req, deadlineMs: number): Promise<Res> {
+  const message = m.requestSerialize(req);
+  return new Promise((resolve, reject) => {
+    const c = channel.createCall(m.path, Date.now() + deadlineMs, undefined, null, null);
+    let response: Res | undefined;
+    let received = false;
+    c.start(new grpc.Metadata(), {
+      onReceiveMetadata: () => undefined,
+      onReceiveMessage: (b: Buffer) => {
+        try {
+          response = m.responseDeserialize(b);
+          received = true;
+        } catch (e) {
+          c.cancelWithStatus(grpc.status.INTERNAL, `Response message parsing error: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      },
+      onReceiveStatus: (status: grpc.StatusObject) => {
+        if (status.code !== grpc.status.OK) reject(callError(status));
+        else if (!received) reject(callError({ code: grpc.status.UNIMPLEMENTED, details: 'No message received', metadata: status.metadata }));
+        else resolve(response as Res);
+      },
+    });
+    c.startRead();
+    c.sendMessageWithContext({}, message);
+    c.halfClose();
+  });
+}
+
 /** Promise wrapper for a generated unary client method with a deadline. */
 export function call<Req, Res>(
   method: (req: Req, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: Res) => void) => grpc.ClientUnaryCall,

@@ -1,6 +1,6 @@
 // What the gateway needs from key-lifecycle, as promises. The production
 // implementation speaks gRPC; the benchmark's stub implements the same shape.
-import { call, channelCredentials, channelOptions, grpc, TlsFiles } from '@keywarden/common';
+import { channelCredentials, channelOptions, grpc, TlsFiles, UnaryMethod, unaryCall } from '@keywarden/common';
 import { lifecycleV1 } from '@keywarden/proto';
 
 type L = typeof lifecycleV1;
@@ -47,12 +47,13 @@ export interface GrpcBackendOptions {
 export function grpcLifecycleBackend(o: GrpcBackendOptions): LifecycleBackend {
   const client = new (lifecycleV1.KeyLifecycleClient as L['KeyLifecycleClient'])(o.address, channelCredentials(o.tls), channelOptions());
   const deadlineMs = o.deadlineMs ?? 10_000;
+  const channel = client.getChannel();
   const backend: Partial<LifecycleBackend> = {};
   for (const m of UNARY) {
+    // Straight on the channel (unaryCall): the generated method's interceptor layers cost ~50 µs per call.
+    const method = lifecycleV1.KeyLifecycleService[m] as UnaryMethod<unknown, unknown>;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const fn = (client as any)[m] as Parameters<typeof call>[0];
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    (backend as any)[m] = (req: unknown) => call(fn, client, req, deadlineMs);
+    (backend as any)[m] = (req: unknown) => unaryCall(channel, method, req, deadlineMs);
   }
   backend.watchAccessRevocations = (onRevoked, onResumed) => {
     let stopped = false;
