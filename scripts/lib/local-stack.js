@@ -106,7 +106,12 @@ class LocalStack {
     fs.closeSync(out);
     child.name = name;
     child.on('exit', (code, signal) => {
-      if (!this.stopping) this.log(`keywarden: ${name} exited unexpectedly (${signal || code}); see ${path.join(logDir, name + '.log')}`);
+      if (!this.stopping) {
+        const logFile = path.join(logDir, name + '.log');
+        const why = lastLogLine(logFile);
+        this.log(`keywarden: ${name} exited unexpectedly (${signal || code})${why ? `: ${why}` : ''}; see ${logFile}`);
+        if (/EADDRINUSE/.test(why)) this.log('keywarden: a port is taken by another program; KMIP_PORT=<port> npm start uses another KMIP port');
+      }
       if (!this.stopping && this.onUnexpectedExit) this.onUnexpectedExit(name);
     });
     this.children.push(child);
@@ -213,6 +218,22 @@ class LocalStack {
       await exited;
       clearTimeout(t);
     }
+  }
+}
+
+/** The last line a service wrote to its log (its fatal error, when it exited at start), without JSON noise. */
+function lastLogLine(file) {
+  try {
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    const last = lines[lines.length - 1] || '';
+    try {
+      const j = JSON.parse(last);
+      return String(j.err?.message ?? j.msg ?? last).slice(0, 300);
+    } catch {
+      return last.slice(0, 300);
+    }
+  } catch {
+    return '';
   }
 }
 

@@ -3,6 +3,7 @@
 // client; then a restart, and the same key bytes again.
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import fs from 'fs';
+import net from 'net';
 import os from 'os';
 import path from 'path';
 import { freePort } from '../lib/redis';
@@ -89,3 +90,19 @@ test('npm start stack: PyKMIP creates and reads a key, the stack restarts, the s
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }, 240_000);
+
+test('npm start with the KMIP port taken: stops with the reason on its terminal, not only in a log file', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kw-e2e-busy-'));
+  const port = await freePort();
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(port, '0.0.0.0', () => resolve()));
+  try {
+    const err = await start(dataDir, port).then(() => undefined, (e: Error) => e.message);
+    expect(err).toMatch(/start\.js exited \(\d+\)/);
+    expect(err).toContain(`kmip-gateway exited unexpectedly (1): kmip-gateway: listen EADDRINUSE: address already in use 0.0.0.0:${port}`);
+    expect(err).toContain('KMIP_PORT=<port> npm start uses another KMIP port');
+  } finally {
+    holder.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 120_000);
