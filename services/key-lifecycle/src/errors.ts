@@ -37,6 +37,11 @@ export function attributeNotFound(message: string): ServiceError {
   return new ServiceError(S.NOT_FOUND, message, ResultReason.ItemNotFound);
 }
 
+/** KMIP 2.x: no instance has the value a Current Attribute names (only 2.x requests name instances by value). */
+export function currentAttributeNotFound(message: string): ServiceError {
+  return new ServiceError(S.NOT_FOUND, message, ResultReason.AttributeNotFound);
+}
+
 export function keyFormatNotSupported(message: string): ServiceError {
   return new ServiceError(S.INVALID_ARGUMENT, message, ResultReason.KeyFormatTypeNotSupported);
 }

@@ -217,6 +217,32 @@ describe('Check', () => {
 });
 
 describe('attributes through the API', () => {
+  it('modifies and deletes the instance named by its value (KMIP 2.x Current Attribute), whatever its index has become', async () => {
+    const uid = await create(a);
+    const add = (v: string) => s.call<lifecycleV1.AddAttributeResponse>('addAttribute', { caller: a.caller, uniqueIdentifier: uid, attribute: attr('Object Group', { textString: v }) });
+    await add('first');
+    await add('second');
+    // Another client deletes instance 0 and adds one: "second" keeps index 1, "third" gets index 2.
+    await s.call('deleteAttribute', { caller: a.caller, uniqueIdentifier: uid, attributeName: 'Object Group', attributeIndex: 0 });
+    expect((await add('third')).attribute?.index).toBe(2);
+    // Index 0 would be wrong now; the value finds the right instance in the same update.
+    const mod = await s.call<lifecycleV1.ModifyAttributeResponse>('modifyAttribute', {
+      caller: a.caller, uniqueIdentifier: uid, attribute: attr('Object Group', { textString: 'second, renamed' }, 0), currentValue: { textString: 'second' },
+    });
+    expect(mod.attribute).toEqual({ name: 'Object Group', index: 1, value: { textString: 'second, renamed' } });
+    const del = await s.call<lifecycleV1.DeleteAttributeResponse>('deleteAttribute', {
+      caller: a.caller, uniqueIdentifier: uid, attributeName: 'Object Group', attributeIndex: 0, currentValue: { textString: 'third' },
+    });
+    expect(del.attribute).toEqual({ name: 'Object Group', index: 2, value: { textString: 'third' } });
+    expect(await attrs(a, uid, ['Object Group'])).toEqual([{ name: 'Object Group', index: 1, value: { textString: 'second, renamed' } }]);
+    for (const call of [
+      s.call('modifyAttribute', { caller: a.caller, uniqueIdentifier: uid, attribute: attr('Object Group', { textString: 'x' }), currentValue: { textString: 'second' } }),
+      s.call('deleteAttribute', { caller: a.caller, uniqueIdentifier: uid, attributeName: 'Object Group', currentValue: { textString: 'first' } }),
+    ]) {
+      expect(await failure(call)).toMatchObject({ reason: ResultReason.AttributeNotFound, message: expect.stringContaining('Current Attribute') });
+    }
+  });
+
   it('adds, modifies and deletes instances by index, and lists names', async () => {
     const uid = await create(a);
     const add = (name: string, v: lifecycleV1.AttributeValue) => s.call<lifecycleV1.AddAttributeResponse>('addAttribute', { caller: a.caller, uniqueIdentifier: uid, attribute: attr(name, v) });

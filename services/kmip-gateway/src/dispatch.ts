@@ -188,7 +188,7 @@ export class Dispatcher {
         if (d.item.operation === Operation.Create || d.item.operation === Operation.Register) {
           await ctx.backend.destroy({ caller: ctx.caller, uniqueIdentifier: result.uniqueIdentifier });
         } else if (d.item.operation === Operation.AddAttribute && result.attribute) {
-          await ctx.backend.deleteAttribute({ caller: ctx.caller, uniqueIdentifier: result.uniqueIdentifier, attributeName: result.attribute.name, attributeIndex: result.attribute.index ?? 0 });
+          await ctx.backend.deleteAttribute({ caller: ctx.caller, uniqueIdentifier: result.uniqueIdentifier, attributeName: result.attribute.name, attributeIndex: result.attribute.index ?? 0, currentValue: undefined });
         }
         out[d.index] = { operation: d.item.operation, uniqueBatchItemId: d.item.uniqueBatchItemId, resultStatus: ResultStatus.OperationUndone };
       } catch (e) {

@@ -84,6 +84,9 @@ export function reasonForVersion(reason: number, item: RequestBatchItem, version
         if (attributeName === 'Name') mapped = ResultReason.NonUniqueNameAttribute;
         break;
     }
+  } else if (reason === ResultReason.AttributeNotFound) {
+    // 2.x only; a 1.x client never names an instance by value, but if so: Item Not Found.
+    mapped = ResultReason.ItemNotFound;
   } else if (reason === ResultReason.IndexOutOfBounds) {
     // key-lifecycle uses it for its per-object attribute instance limits.
     mapped = item.operation === Operation.AddAttribute ? ResultReason.ServerLimitExceeded : ResultReason.AttributeInstanceNotFound;

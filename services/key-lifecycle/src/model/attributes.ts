@@ -1,8 +1,8 @@
 import { ObjectType, State, Tag } from '@keywarden/kmip';
-import { illegalOperation, indexOutOfBounds, invalidField, attributeNotFound, permissionDenied } from '../errors';
+import { illegalOperation, indexOutOfBounds, invalidField, attributeNotFound, currentAttributeNotFound, permissionDenied } from '../errors';
 import type { AttributeInstance, KeyRecord } from './record';
 import { applyDueTransitions, stateName } from './state';
-import { date, dateSeconds, enumeration, field, integer, StoredValue, text, ValueType } from './values';
+import { date, dateSeconds, enumeration, field, integer, sameValue, StoredValue, text, ValueType } from './values';
 
 // Attribute rules of KMIP 1.2 section 3 (the "Attribute Rules" table of each
 // attribute): who sets it, whether a client may add, modify or delete it,
@@ -318,6 +318,21 @@ export function modifyAttribute(r: KeyRecord, name: string, index: number, value
   }
   target.v = v;
   return target;
+}
+
+/**
+ * Attribute Index of the instance of `name` whose value is `value` (KMIP 2.x
+ * Current Attribute), compared after the same normalisation as when stored.
+ * Called inside the update, on the record being changed, so no concurrent
+ * change can make the index name another instance.
+ */
+export function instanceWithValue(r: KeyRecord, name: string, value: StoredValue): number {
+  const what = `attribute "${name}"`;
+  const d = attributeDef(name);
+  const want = d ? normalize(d, value, what) : value;
+  const hit = (d ? d.read(r) : []).find((c) => sameValue(c.v, want));
+  if (!hit) throw currentAttributeNotFound(`no instance of ${what} has the value given as Current Attribute`);
+  return hit.i;
 }
 
 /** 4.16 Delete Attribute. Returns the deleted instance. */
