@@ -132,6 +132,30 @@ describe('retries and IAM tokens', () => {
       await shortLived.close();
     }
   });
+
+  it('keeps using a still-valid token while its refresh hangs on a slow IAM, and refreshes once IAM answers', async () => {
+    const emu4 = await startEmulator({ apiKeys: [API_KEY], tokenTtlSeconds: 4 });
+    const r = registry();
+    try {
+      const sp = r.providers.get(kpProvider(emu4.url, randomUUID()));
+      const root = (await sp.createRootKey(ctx('', API_KEY), 'iam-slow')).crkId;
+      const k = key();
+      const s = await sp.seal(ctx(root, API_KEY), k, randomBytes(32));
+      await new Promise((res) => setTimeout(res, 2_200)); // past the refresh point (half of 4 s), token valid until 4 s
+      emu4.faults.set({ latencyMs: 5_000, scope: 'iam' }); // IAM hangs; Key Protect itself is fine
+      // Served with the old token; a refresh that waited for IAM would outlive the token (3 x 1 s attempts) and fail.
+      expect((await sp.unseal(ctx(root, API_KEY), k, s.ref)).plaintext).toHaveLength(32);
+      expect(emu4.stats().tokensIssued).toBe(1);
+      emu4.faults.clear(); // IAM answers again: a retry of the background refresh gets the new token
+      await new Promise((res) => setTimeout(res, 3_100)); // the first token has expired by now
+      expect((await sp.unseal(ctx(root, API_KEY), k, s.ref)).plaintext).toHaveLength(32);
+      expect(emu4.stats().tokensIssued).toBeGreaterThanOrEqual(2);
+      expect(await counter(r.metrics, 'requests', { status: '401' })).toBe(0);
+    } finally {
+      r.providers.close();
+      await emu4.close();
+    }
+  }, 30_000);
 });
 
 describe('circuit breaker', () => {

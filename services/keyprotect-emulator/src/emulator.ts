@@ -3,7 +3,7 @@ import https from 'https';
 import type { AddressInfo } from 'net';
 import { Api, Limits } from './api';
 import { bareError, KpError } from './errors';
-import { checkFaults, Faults, NO_FAULTS } from './faults';
+import { checkFaults, Faults, faultsApply, NO_FAULTS } from './faults';
 import { Iam } from './iam';
 import { Store } from './store';
 
@@ -73,17 +73,18 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
     if (url.pathname.startsWith('/_emulator/')) return control(req, res, url.pathname);
 
-    // Faults apply to everything a provider talks to.
-    if (faults.down) {
+    // Faults apply to what a provider talks to (all of it, or only IAM or only the API: faults.scope).
+    const f = faultsApply(faults, url.pathname) ? faults : NO_FAULTS;
+    if (f.down) {
       req.socket.destroy();
       return;
     }
-    if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
-    if (faults.errorRate > 0 && Math.random() < faults.errorRate) {
+    if (f.latencyMs > 0) await new Promise((r) => setTimeout(r, f.latencyMs));
+    if (f.errorRate > 0 && Math.random() < f.errorRate) {
       await readBody(req).catch(() => undefined);
       const headers: Record<string, string> = {};
-      if (faults.retryAfterSeconds > 0 && (faults.errorStatus === 429 || faults.errorStatus === 503)) headers['retry-after'] = String(faults.retryAfterSeconds);
-      send(res, faults.errorStatus, bareError(faults.errorStatus, 'injected fault'), headers);
+      if (f.retryAfterSeconds > 0 && (f.errorStatus === 429 || f.errorStatus === 503)) headers['retry-after'] = String(f.retryAfterSeconds);
+      send(res, f.errorStatus, bareError(f.errorStatus, 'injected fault'), headers);
       return;
     }
 

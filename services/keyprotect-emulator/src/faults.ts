@@ -11,9 +11,20 @@ export interface Faults {
   retryAfterSeconds: number;
   /** Every connection is reset, as if the service were unreachable. */
   down: boolean;
+  /** Which paths the faults apply to: everything, only IAM (/identity/token) or only the Key Protect API (/api/v2). */
+  scope: FaultScope;
 }
 
-export const NO_FAULTS: Faults = { latencyMs: 0, errorRate: 0, errorStatus: 503, retryAfterSeconds: 0, down: false };
+export type FaultScope = 'all' | 'iam' | 'api';
+
+export const NO_FAULTS: Faults = { latencyMs: 0, errorRate: 0, errorStatus: 503, retryAfterSeconds: 0, down: false, scope: 'all' };
+
+/** True when the faults apply to a request for this path. */
+export function faultsApply(f: Faults, pathname: string): boolean {
+  if (f.scope === 'iam') return pathname === '/identity/token';
+  if (f.scope === 'api') return pathname.startsWith('/api/');
+  return true;
+}
 
 /** Validates a partial update (from the API, HTTP or flags); throws with a readable message. */
 export function checkFaults(f: Partial<Record<keyof Faults, unknown>>): Partial<Faults> {
@@ -37,6 +48,10 @@ export function checkFaults(f: Partial<Record<keyof Faults, unknown>>): Partial<
     if (typeof f.down === 'boolean') out.down = f.down;
     else if (f.down === 'true' || f.down === 'false') out.down = f.down === 'true';
     else throw new Error('down must be true or false');
+  }
+  if (f.scope !== undefined) {
+    if (f.scope !== 'all' && f.scope !== 'iam' && f.scope !== 'api') throw new Error('scope must be all, iam or api');
+    out.scope = f.scope;
   }
   for (const k of Object.keys(f)) if (!(k in NO_FAULTS)) throw new Error(`unknown fault "${k}"`);
   return out;

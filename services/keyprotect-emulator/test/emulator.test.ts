@@ -442,5 +442,20 @@ describe('keyprotect-emulator', () => {
       const stats = (await (await fetch(`${emu.url}/_emulator/stats`)).json()) as { tokensIssued: number; requests: number };
       expect(stats.tokensIssued).toBeGreaterThan(0);
     });
+
+    it('limits faults to IAM or to the Key Protect API (scope)', async () => {
+      const token = () => fetch(`${emu.url}/identity/token`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=urn:ibm:params:oauth:grant-type:apikey&apikey=test-api-key',
+      }).then((r) => r.status, () => 'reset');
+      emu.faults.set({ down: true, scope: 'iam' });
+      expect(await token()).toBe('reset');
+      expect((await kp.call('GET', 'keys')).status).toBe(200); // its token was issued before
+      emu.faults.set({ scope: 'api' });
+      expect(await token()).toBe(200);
+      await expect(kp.call('GET', 'keys')).rejects.toThrow();
+      const r = await fetch(`${emu.url}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ scope: 'dns' }) });
+      expect(r.status).toBe(400);
+    });
   });
 });

@@ -7,8 +7,9 @@ import type { Transport } from './transport';
 
 // IAM access tokens per (IAM endpoint, API key): cached, refreshed before they
 // expire (60 s before, as IBM's clients do; half the lifetime for short-lived
-// tokens), one refresh in flight at a time. A failed refresh keeps serving the
-// old token while it is still valid.
+// tokens), one refresh in flight at a time. While the old token is still
+// valid the refresh runs in the background and calls go on with the old
+// token, so a slow or failing IAM delays nothing until the token expires.
 
 const APIKEY_GRANT = 'urn:ibm:params:oauth:grant-type:apikey';
 const REFRESH_MARGIN_MS = 60_000;
@@ -43,6 +44,12 @@ export class IamTokens {
     entry.inflight ??= this.fetch(iamBase, apiKey, deadline)
       .then((t) => { Object.assign(entry, t); })
       .finally(() => { entry.inflight = undefined; });
+    if (entry.token && Date.now() < entry.expiresAt) {
+      // Due for refresh but still valid: refresh in the background (a failure is
+      // counted in the metrics, and the next call past refreshAt tries again).
+      entry.inflight.catch(() => undefined);
+      return entry.token;
+    }
     try {
       await entry.inflight;
     } catch (err) {
