@@ -93,11 +93,14 @@ export function channelOptions(extra: grpc.ChannelOptions = {}): grpc.ChannelOpt
   return {
     ...COMMON,
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
-    'grpc.keepalive_time_ms': 30_000,
+    // A peer that vanished without closing (its node lost) is given up within
+    // 15 s: the gateway's revocation stream then moves to another replica.
+    // (grpc-js servers do not police ping rates; keywarden's are all grpc-js.)
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
     // grpc-js backs off reconnection up to 120 s by default: after a long outage
     // of a service, its callers would wait up to two minutes more once it is back.
     'grpc.max_reconnect_backoff_ms': 2_000,
-    'grpc.keepalive_timeout_ms': 10_000,
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
     ...extra,
   };

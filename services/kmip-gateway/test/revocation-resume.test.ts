@@ -1,6 +1,7 @@
 // A certificate removed while the gateway's revocation stream is down (its
 // key-lifecycle replica restarting) still loses its open connections once the
 // stream is back: the gateway identifies every open connection again.
+import net from 'net';
 import { certFingerprint } from '@keywarden/common';
 import { ResultStatus, vcenter } from '@keywarden/kmip';
 import { startKeyLifecycle, KeyLifecycle } from '@keywarden/key-lifecycle';
@@ -59,3 +60,45 @@ test('while key-lifecycle is unreachable the revocation stream is retried once a
     backend.close();
   }
 }, 30_000);
+
+/** A TCP relay that can stop relaying without closing anything: a peer that vanished (node lost, no FIN, no RST). */
+async function blackHoleRelay(targetPort: number): Promise<{ port: number; blackHole(): void; close(): void }> {
+  let dark = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      sockets.add(from);
+      from.on('data', (d) => { if (!dark) to.write(d); });
+      from.on('error', () => to.destroy());
+      from.on('close', () => { sockets.delete(from); if (!dark) to.destroy(); });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    blackHole: () => { dark = true; },
+    close: () => { for (const s of sockets) s.destroy(); server.close(); },
+  };
+}
+
+test('a key-lifecycle replica that vanishes without closing is given up by keepalive within 20 s (the stream is then replaced)', async () => {
+  const relay = await blackHoleRelay(stack.lifecyclePort);
+  const errors: number[] = [];
+  const backend = grpcLifecycleBackend({ address: `localhost:${relay.port}`, tls: stack.pki.internal, onWatchError: () => errors.push(Date.now()) });
+  const stop = backend.watchAccessRevocations(() => undefined);
+  try {
+    await backend.identify({ caller: { certFingerprint: 'a'.repeat(64) } }).catch(() => undefined); // the connection is up
+    await new Promise((r) => setTimeout(r, 500));
+    const dark = Date.now();
+    relay.blackHole();
+    while (errors.length === 0 && Date.now() - dark < 25_000) await new Promise((r) => setTimeout(r, 100));
+    expect(errors.length).toBeGreaterThan(0);
+    // grpc.keepalive_time_ms 10 s + keepalive_timeout_ms 5 s (channelOptions).
+    expect(errors[0] - dark).toBeLessThan(20_000);
+  } finally {
+    stop();
+    backend.close();
+    relay.close();
+  }
+}, 40_000);
