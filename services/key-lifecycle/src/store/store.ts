@@ -239,12 +239,12 @@ export class Store {
     return result;
   }
 
-  /** How many replicas confirmed the writes made so far on the write connection (WAIT). */
   /** Replicas every record write must reach (Redis WAIT); 0 = none. */
   get replicasWanted(): number {
     return this.waitReplicas;
   }
 
+  /** How many replicas confirmed the writes made so far on the write connection (WAIT). */
   async waitForReplicas(): Promise<number> {
     return Number(await this.writer.call('WAIT', this.waitReplicas, this.waitTimeoutMs));
   }

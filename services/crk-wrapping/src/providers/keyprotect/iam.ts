@@ -33,7 +33,7 @@ export class IamTokens {
   ) {}
 
   async token(iamBase: string, apiKey: string, deadline: number): Promise<string> {
-    const key = `${iamBase}\n${this.digest(apiKey)}`;
+    const key = this.key(iamBase, apiKey);
     let e = this.cache.get(key);
     if (e && e.token && Date.now() < e.refreshAt) return e.token;
     if (!e) {
@@ -61,7 +61,7 @@ export class IamTokens {
 
   /** Drops a token the provider rejected (401), unless a newer one replaced it already. */
   invalidate(iamBase: string, apiKey: string, token: string): void {
-    const e = this.cache.get(`${iamBase}\n${this.digest(apiKey)}`);
+    const e = this.cache.get(this.key(iamBase, apiKey));
     if (e && e.token === token) {
       e.token = '';
       e.refreshAt = 0;
@@ -108,10 +108,10 @@ export class IamTokens {
     throw new WrappingError('AUTH_FAILED', `IAM at ${url.host} rejected the API key of this tenant (HTTP ${res.status}${detail}); check credential_ref`);
   }
 
-  /** Tokens are cached under a digest of the API key: the key itself is not kept as a map key. */
-  private digest(apiKey: string): string {
+  /** Cache key of a token: the IAM endpoint and a digest of the API key (the key itself is not kept as a map key). */
+  private key(iamBase: string, apiKey: string): string {
     if (this.last?.apiKey !== apiKey) this.last = { apiKey, digest: createHash('sha256').update(apiKey).digest('hex') };
-    return this.last.digest;
+    return `${iamBase}\n${this.last.digest}`;
   }
 }
 
