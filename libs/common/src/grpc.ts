@@ -127,9 +127,14 @@ export function shutdownServer(server: grpc.Server, graceMs = 5000): Promise<voi
   });
 }
 
-/** Registers grpc.health.v1.Health; '' is the whole server. */
+/** A grpc.health.v1.Health service with these statuses; '' is the whole server. */
+export function createHealth(statuses: ServingStatusMap = { '': 'SERVING' }): HealthImplementation {
+  return new HealthImplementation(statuses);
+}
+
+/** Registers grpc.health.v1.Health on a server; '' is the whole server. */
 export function addHealth(server: grpc.Server, statuses: ServingStatusMap = { '': 'SERVING' }): HealthImplementation {
-  const health = new HealthImplementation(statuses);
+  const health = createHealth(statuses);
   health.addToServer(server);
   return health;
 }

@@ -1,5 +1,5 @@
 import {
-  addHealth, bindServer, createLogger, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, serverOptions, shutdownServer,
+  addHealth, bindServer, createLogger, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, serverOptions, setServing, shutdownServer,
   startHealthServer, startMetricsServer, TlsFiles, unary,
 } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
@@ -202,8 +202,7 @@ export async function startCrkWrapping(opts: CrkWrappingOptions): Promise<CrkWra
     healthPort: healthServer?.port,
     breakers: () => providers.breakers(),
     close: async () => {
-      health.setStatus('', 'NOT_SERVING');
-      health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+      setServing(health, [SERVICE_NAME], false);
       await shutdownServer(server);
       await metricsServer?.close();
       healthServer?.close();

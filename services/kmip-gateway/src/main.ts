@@ -14,12 +14,15 @@ import fs from 'fs';
 import path from 'path';
 import tls from 'tls';
 import {
-  addHealth, bindServer, channelCredentials, checkHealth, createLogger, envBool, envInt, envOptional, envString, grpc,
-  loadTlsFiles, serverCredentials, serverOptions,
+  channelCredentials, checkHealth, createHealth, createLogger, envBool, envInt, envOptional, envString, loadTlsFiles, setServing,
+  startHealthServer,
 } from '@keywarden/common';
 import { grpcLifecycleBackend } from './backend';
 import { DEFAULT_MAX_BATCH_ITEMS } from './dispatch';
 import { TrustMode, startGateway } from './server';
+
+/** The gateway's name in its health service (besides '', the whole process). */
+const HEALTH_SERVICE = 'keywarden.kmip.gateway';
 
 async function main(): Promise<void> {
   const log = createLogger('kmip-gateway');
@@ -57,18 +60,16 @@ async function main(): Promise<void> {
   });
 
   // gRPC health for probes: SERVING while key-lifecycle answers its own health check.
-  const healthServer = new grpc.Server(serverOptions());
-  const health = addHealth(healthServer, { '': 'NOT_SERVING', 'keywarden.kmip.gateway': 'NOT_SERVING' });
-  await bindServer(healthServer, envString('HEALTH_ADDR', '0.0.0.0:9411'), serverCredentials(undefined));
+  const health = createHealth({ '': 'NOT_SERVING', [HEALTH_SERVICE]: 'NOT_SERVING' });
+  const healthServer = await startHealthServer(envString('HEALTH_ADDR', '0.0.0.0:9411'), health);
   const probe = async () => {
-    let status: 'SERVING' | 'NOT_SERVING' = 'NOT_SERVING';
+    let serving = false;
     try {
-      status = (await checkHealth(lifecycleAddr, channelCredentials(internal))) === 'SERVING' ? 'SERVING' : 'NOT_SERVING';
+      serving = (await checkHealth(lifecycleAddr, channelCredentials(internal))) === 'SERVING';
     } catch {
-      status = 'NOT_SERVING';
+      serving = false;
     }
-    health.setStatus('', status);
-    health.setStatus('keywarden.kmip.gateway', status);
+    setServing(health, [HEALTH_SERVICE], serving);
   };
   await probe();
   const probeTimer = setInterval(() => void probe(), 5000);
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down: draining connections');
     clearInterval(probeTimer);
     await gw.close(10_000);
-    healthServer.forceShutdown();
+    healthServer.close();
     backend.close();
     process.exit(0);
   };
