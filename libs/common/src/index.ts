@@ -4,3 +4,4 @@ export * from './metrics';
 export * from './grpc';
 export * from './tls';
 export * from './pki';
+export * from './timeout';

@@ -13,7 +13,7 @@
 // tracks the master); the command fails.
 import fs from 'fs';
 import Redis, { RedisOptions } from 'ioredis';
-import { ConfigError, envOptional, envString } from '@keywarden/common';
+import { ConfigError, envOptional, envString, withTimeout } from '@keywarden/common';
 
 export interface SentinelAddress {
   host: string;
@@ -189,15 +189,7 @@ export function createRedisConnection(target: RedisTarget, purpose: string, extr
  * within `timeoutMs`: a lazy Sentinel client otherwise keeps asking.
  */
 export async function connectRedis(client: Redis, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no Redis master reachable within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([client.connect(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withTimeout(client.connect(), timeoutMs, () => new Error(`no Redis master reachable within ${timeoutMs} ms`));
 }
 
 /**
@@ -229,10 +221,9 @@ export function watchRedis(clients: Redis[], onChange: (up: boolean) => void, op
     const c = clients[0];
     if (pinging || c.status !== 'ready') return update();
     pinging = true;
-    let t: NodeJS.Timeout | undefined;
-    Promise.race([c.ping(), new Promise((_, reject) => { t = setTimeout(() => reject(new Error('PING timed out')), pingTimeoutMs); })])
+    withTimeout(c.ping(), pingTimeoutMs, () => new Error('PING timed out'))
       .then(() => { pingOk = true; }, () => { pingOk = false; })
-      .finally(() => { clearTimeout(t); pinging = false; update(); });
+      .finally(() => { pinging = false; update(); });
   }, opts.pingEveryMs ?? 5_000);
   timer.unref();
   update();

@@ -1,4 +1,5 @@
 import * as pkcs11js from 'pkcs11js';
+import { withTimeout } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
 import { badRequest, isWrappingError, WrappingError } from '../../errors';
 import type { Breaker } from '../../resilience/breaker';
@@ -235,11 +236,7 @@ export class Pkcs11Provider implements WrapProvider {
           const t = this.module.token(this.tokenLabel);
           return t.with(c.credential, (s) => fn(t, s));
         });
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new HsmUnavailable(`the HSM did not ${doing} within ${remaining} ms`)), remaining);
-        });
-        return Promise.race([op, timeout]).finally(() => clearTimeout(timer));
+        return withTimeout(op, remaining, () => new HsmUnavailable(`the HSM did not ${doing} within ${remaining} ms`));
       });
     } catch (e) {
       throw this.map(e, key, doing);
