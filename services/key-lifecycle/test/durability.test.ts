@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { channelCredentials, grpc } from '@keywarden/common';
 import { ObjectType } from '@keywarden/kmip';
 import { lifecycleV1 } from '@keywarden/proto';
-import { startRedis, TestRedis } from '../../../test/lib/redis';
+import { eventually as retryUntil, startRedis, TestRedis } from '../../../test/lib/redis';
 import { aesTemplate, failure, rpc, Stack, startStack, TenantHandle } from './stack';
 
 jest.setTimeout(40_000);
@@ -31,17 +31,8 @@ const get = (uid: string) => s.call<lifecycleV1.GetResponse>('get', { caller: t.
 const count = async () => (await s.call<lifecycleV1.LocateResponse>('locate', { caller: t.caller, attributes: [] })).locatedItems;
 const standardKeys = async () => ((await s.keyProtect('GET', 'keys?limit=5000&extractable=true', t.instanceId)).body as { resources?: Array<{ name: string }> }).resources?.length ?? 0;
 
-async function eventually<T>(fn: () => Promise<T>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+/** test/lib's eventually, with this suite's 10 s. */
+const eventually = <T>(fn: () => Promise<T>): Promise<T> => retryUntil(fn, 10_000);
 
 it('keeps every acknowledged Create through kill -9 of Redis and a restart from its AOF', async () => {
   const n = 60;
