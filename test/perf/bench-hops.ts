@@ -14,7 +14,7 @@ import http from 'http';
 import os from 'os';
 import { channelCredentials, channelOptions, grpc, loadTlsFiles, serverCredentials, serverOptions, unaryCall } from '@keywarden/common';
 import { benchPki, envSeconds, machineLine, track } from './proc';
-import { median } from './stats';
+import { median, processCpuSeconds } from './stats';
 
 type Hop = 'grpc-unary' | 'grpc-unary-channel' | 'grpc-stream' | 'http';
 
@@ -57,10 +57,6 @@ function serve(pkiDir: string): void {
   server.bindAsync('127.0.0.1:0', serverCredentials(loadTlsFiles(pkiDir, 'crk-wrapping')), (err, grpcPort) => {
     if (err) throw err;
     web.listen(0, '127.0.0.1', () => process.send!({ grpc: grpcPort, http: (web.address() as { port: number }).port }));
-  });
-  process.on('message', () => {
-    const u = process.cpuUsage();
-    process.send!({ cpu: (u.user + u.system) / 1e6 });
   });
   process.on('disconnect', () => process.exit(0));
 }
@@ -125,18 +121,11 @@ class Client {
   }
 }
 
-function serverCpu(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.once('message', (m: { cpu: number }) => resolve(m.cpu));
-    child.send('cpu');
-  });
-}
-
 interface PerCall { client: number; server: number; rate: number }
 
 async function measure(client: Client, child: ChildProcess, hop: Hop, calls: number, concurrency: number): Promise<PerCall> {
   for (let i = 0; i < 2000; i++) await client.call(hop); // warm-up: JIT and connections
-  const s0 = await serverCpu(child);
+  const s0 = processCpuSeconds(child.pid!);
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let started = 0;
@@ -148,7 +137,7 @@ async function measure(client: Client, child: ChildProcess, hop: Hop, calls: num
   }));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const c = process.cpuUsage(c0);
-  const s1 = await serverCpu(child);
+  const s1 = processCpuSeconds(child.pid!);
   const us = (cpuSeconds: number) => (cpuSeconds * 1e6) / started;
   return { client: us((c.user + c.system) / 1e6), server: us(s1 - s0), rate: started / seconds };
 }
