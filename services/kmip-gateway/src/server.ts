@@ -152,8 +152,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     metrics.handshakes.inc({ result: 'ok' });
     // The DER of the client certificate, for its fingerprint. getPeerCertificate
     // costs ~80 µs on a connection's first call, getPeerX509Certificate ~200 µs:
-    // under a storm of new connections that is CPU the handshakes need.
-    const der = (sock.getPeerCertificate(false) as tls.PeerCertificate | Record<string, never>).raw as Buffer | undefined;
+    // under a storm of new connections that is CPU the handshakes need. Without
+    // a client certificate it returns an empty object (no raw).
+    const der: Buffer | undefined = sock.getPeerCertificate(false).raw;
     const fp = der ? certFingerprint(der) : undefined;
     if (closing) { sock.destroy(); return; }
     const conn = new Connection(sock, fp, dispatcher, identify, limits, log, (cause) => {
