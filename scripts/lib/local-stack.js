@@ -2,6 +2,10 @@
 // redis-server), the Key Protect emulator, crk-wrapping, key-lifecycle and the
 // KMIP gateway, each its own process, mTLS between them, state in one data
 // directory. Uses the built output (dist/) of every workspace.
+//
+// Closed to other local users by default: only KMIP listens beyond loopback;
+// Redis needs a generated password and the emulator a generated API key, both
+// in 0600 files of the data directory (0700), never on a command line.
 'use strict';
 const { spawn, spawnSync } = require('child_process');
 const crypto = require('crypto');
@@ -79,6 +83,13 @@ async function loadState(dataDir, kmipPort) {
   return state;
 }
 
+/** A secret kept in a 0600 file of the data directory, generated on first use. */
+function localSecret(file) {
+  if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+  fs.chmodSync(file, 0o600);
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
 function redisServerPath() {
   const r = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
@@ -122,7 +133,9 @@ class LocalStack {
     const common = requireBuilt('libs/common/dist/index.js');
     fs.mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
     const pkiDir = path.join(this.dataDir, 'pki');
-    common.ensureDevPki(pkiDir);
+    const pki = common.ensureDevPki(pkiDir);
+    const internalDir = pki.internalDir;
+    if (pki.migrated) this.log(`keywarden: ${pkiDir} now has two CAs: ca.crt stays the KMIP CA (vCenter's trust and registered client certificates keep working); the services and the CLI use a new internal CA in ${internalDir}`);
     const masterFile = path.join(this.dataDir, 'master.key');
     if (!fs.existsSync(masterFile)) fs.writeFileSync(masterFile, crypto.randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
     const st = await loadState(this.dataDir, this.kmipPort);
@@ -137,7 +150,13 @@ class LocalStack {
       fs.mkdirSync(redisDir, { recursive: true, mode: 0o700 });
       const logDir = path.join(this.dataDir, 'logs');
       fs.mkdirSync(logDir, { recursive: true });
-      const child = spawn(bin, ['--port', String(st.redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes',
+      // The password goes in a config file (0600), not on the command line where any local user could read it.
+      const redisPassword = localSecret(path.join(this.dataDir, 'redis.password'));
+      const conf = path.join(this.dataDir, 'redis.conf');
+      fs.writeFileSync(conf, `requirepass ${redisPassword}\n`, { mode: 0o600 });
+      fs.chmodSync(conf, 0o600);
+      this.redisPasswordFile = path.join(this.dataDir, 'redis.password');
+      const child = spawn(bin, [conf, '--port', String(st.redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes',
         '--appendfsync', 'always', '--save', '', '--logfile', path.join(logDir, 'redis.log'), '--protected-mode', 'yes'], { stdio: 'ignore' });
       child.name = 'redis';
       this.children.push(child);
@@ -148,55 +167,78 @@ class LocalStack {
     this.redisUrlInUse = redisUrl;
 
     const emulatorUrl = `http://127.0.0.1:${st.emulatorPort}`;
+    // The emulator accepts one API key, generated here: the default tenant's (sealed) credential.
+    const apiKeyFile = path.join(this.dataDir, 'emulator-api-key');
+    const hadApiKey = fs.existsSync(apiKeyFile);
+    this.emulatorApiKey = localSecret(apiKeyFile);
     const emu = this.spawnService('keyprotect-emulator', dist('services/keyprotect-emulator/dist/main.js'),
-      ['--port', String(st.emulatorPort), '--data-dir', path.join(this.dataDir, 'emulator')], {});
+      ['--port', String(st.emulatorPort), '--host', '127.0.0.1', '--data-dir', path.join(this.dataDir, 'emulator'), '--api-key-file', apiKeyFile], {});
     await waitFor('keyprotect-emulator', () => tcpReady(st.emulatorPort), 15000, emu);
 
-    const grpcCreds = () => common.channelCredentials(common.loadTlsFiles(pkiDir, 'admin'));
+    const grpcCreds = () => common.channelCredentials(common.loadTlsFiles(internalDir, 'admin'));
     const wrap = this.spawnService('crk-wrapping', dist('services/crk-wrapping/dist/main.js'), [], {
-      WRAPPING_ADDR: `127.0.0.1:${st.wrappingPort}`, WRAPPING_TLS_DIR: pkiDir, KEYWARDEN_MASTER_KEY_FILE: masterFile,
+      WRAPPING_ADDR: `127.0.0.1:${st.wrappingPort}`, WRAPPING_TLS_DIR: internalDir, METRICS_HOST: '127.0.0.1', KEYWARDEN_MASTER_KEY_FILE: masterFile,
       METRICS_PORT: String(st.wrappingMetricsPort), WRAPPING_ALLOW_HTTP: 'true', HEALTH_ADDR: `127.0.0.1:${st.wrappingHealthPort}`,
+      WRAPPING_PROVIDER_HOSTS: `127.0.0.1:${st.emulatorPort}`,
     });
     await waitFor('crk-wrapping', async () => (await common.checkHealth(`localhost:${st.wrappingPort}`, grpcCreds())) === 'SERVING', 20000, wrap);
 
     const life = this.spawnService('key-lifecycle', dist('services/key-lifecycle/dist/main.js'), [], {
-      LIFECYCLE_ADDR: `127.0.0.1:${st.lifecyclePort}`, LIFECYCLE_TLS_DIR: pkiDir, REDIS_URL: redisUrl,
+      LIFECYCLE_ADDR: `127.0.0.1:${st.lifecyclePort}`, LIFECYCLE_TLS_DIR: internalDir, REDIS_URL: redisUrl, METRICS_HOST: '127.0.0.1',
+      ...(this.redisPasswordFile ? { REDIS_PASSWORD_FILE: this.redisPasswordFile } : {}),
       WRAPPING_ADDR: `localhost:${st.wrappingPort}`, METRICS_PORT: String(st.lifecycleMetricsPort),
       HEALTH_ADDR: `127.0.0.1:${st.lifecycleHealthPort}`,
     });
     await waitFor('key-lifecycle', async () => (await common.checkHealth(`localhost:${st.lifecyclePort}`, grpcCreds())) === 'SERVING', 20000, life);
 
-    await this.ensureDefaultTenant(pkiDir, emulatorUrl);
+    await this.ensureDefaultTenant(internalDir, emulatorUrl, hadApiKey);
 
     const gw = this.spawnService('kmip-gateway', dist('services/kmip-gateway/dist/main.js'), [], {
-      GATEWAY_TLS_DIR: pkiDir, KMIP_PORT: String(this.kmipPort), KMIP_HOST: process.env.KMIP_HOST || '0.0.0.0',
+      GATEWAY_TLS_DIR: pkiDir, GATEWAY_INTERNAL_TLS_DIR: internalDir, METRICS_HOST: '127.0.0.1',
+      KMIP_PORT: String(this.kmipPort), KMIP_HOST: process.env.KMIP_HOST || '0.0.0.0',
       LIFECYCLE_ADDR: `localhost:${st.lifecyclePort}`, METRICS_PORT: String(st.gatewayMetricsPort),
       HEALTH_ADDR: `127.0.0.1:${st.gatewayHealthPort}`,
     });
     await waitFor('kmip-gateway', async () => (await common.checkHealth(`127.0.0.1:${st.gatewayHealthPort}`, common.grpc.credentials.createInsecure())) === 'SERVING', 20000, gw);
-    return { kmipPort: this.kmipPort, pkiDir, adminAddress: `localhost:${st.lifecyclePort}` };
+    return { kmipPort: this.kmipPort, pkiDir, internalDir, adminAddress: `localhost:${st.lifecyclePort}` };
   }
 
-  /** First run: a tenant "default" with a root key in the emulator, and the dev client certificate registered. */
-  async ensureDefaultTenant(pkiDir, emulatorUrl) {
+  /**
+   * First run: a tenant "default" with a root key in the emulator, and the dev
+   * client certificate registered. A data directory from before the emulator
+   * had its own API key gets the new key as the default tenant's credential.
+   */
+  async ensureDefaultTenant(internalDir, emulatorUrl, hadApiKey) {
     const marker = path.join(this.dataDir, 'default-tenant.json');
-    if (fs.existsSync(marker)) return;
+    const exists = fs.existsSync(marker);
+    if (exists && hadApiKey) return;
     const common = requireBuilt('libs/common/dist/index.js');
     const { adminV1 } = requireBuilt('libs/proto/dist/index.js');
-    const client = new adminV1.AdminClient(`localhost:${this.state.lifecyclePort}`, common.channelCredentials(common.loadTlsFiles(pkiDir, 'admin')));
+    const client = new adminV1.AdminClient(`localhost:${this.state.lifecyclePort}`, common.channelCredentials(common.loadTlsFiles(internalDir, 'admin')));
     const call = (m, req) => new Promise((resolve, reject) => client[m](req, (e, r) => (e ? reject(e) : resolve(r))));
+    if (exists) {
+      try {
+        await call('updateTenant', { tenantId: 'default', credential: this.emulatorApiKey });
+        this.log(`keywarden: the emulator now requires its own API key (${path.join(this.dataDir, 'emulator-api-key')}); tenant "default" uses it`);
+      } catch (e) {
+        if (e.code !== common.grpc.status.NOT_FOUND) throw e;
+      } finally {
+        client.close();
+      }
+      return;
+    }
     try {
       try {
         await call('createTenant', {
           id: 'default', name: 'Default tenant (local emulator)',
           provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emulatorUrl, iamEndpoint: emulatorUrl, instanceId: this.state.instanceId, crkId: '' },
-          credential: 'local-dev-api-key', createRootKey: true,
+          credential: this.emulatorApiKey, createRootKey: true,
         });
       } catch (e) {
         if (e.code !== common.grpc.status.ALREADY_EXISTS) throw e;
       }
       try {
-        await call('addCertificate', { tenantId: 'default', pem: fs.readFileSync(path.join(pkiDir, 'client.crt'), 'utf8') });
+        await call('addCertificate', { tenantId: 'default', pem: fs.readFileSync(path.join(this.dataDir, 'pki', 'client.crt'), 'utf8') });
       } catch (e) {
         if (e.code !== common.grpc.status.ALREADY_EXISTS) throw e;
       }

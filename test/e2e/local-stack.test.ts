@@ -1,60 +1,13 @@
 // End to end: the stack exactly as `npm start` runs it (scripts/start.js on
 // the built services, its own Redis, emulator and dev PKI), driven by PyKMIP's
 // client; then a restart, and the same key bytes again.
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import net from 'net';
 import os from 'os';
 import path from 'path';
 import { freePort } from '../lib/redis';
-
-const root = path.resolve(__dirname, '..', '..');
-const PY = '/usr/bin/python3';
-
-
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-}
-
-function start(dataDir: string, kmipPort: number): Promise<Running> {
-  const child = spawn(process.execPath, [path.join(root, 'scripts/start.js'), '--data-dir', dataDir], {
-    cwd: root, env: { ...process.env, KMIP_PORT: String(kmipPort), REDIS_URL: '', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stack not ready in 90 s:\n${out}`)), 90_000);
-    const check = () => {
-      if (/^keywarden ready/m.test(out)) {
-        clearTimeout(timer);
-        resolve({ child, output: () => out });
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`start.js exited (${code}):\n${out}`)); });
-  });
-}
-
-function stop(r: Running): Promise<number | null> {
-  return new Promise((resolve) => {
-    r.child.removeAllListeners('exit');
-    r.child.once('exit', (code) => resolve(code));
-    r.child.kill('SIGTERM');
-  });
-}
-
-function py(args: string[]): { uid: string; sha256: string; length: number; algorithm: string; state: string | null } {
-  const r = spawnSync(PY, [path.join(__dirname, 'py/vcenter_session.py'), ...args], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`PyKMIP session failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
-}
-
-function cli(dataDir: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(root, 'libs/cli/dist/main.js'), '--data-dir', dataDir, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { PY, Running, cli, py, start, stop } from './local-stack-harness';
 
 test('python3-pykmip is installed (the e2e and interop suites need it)', () => {
   const r = spawnSync(PY, ['-c', 'import kmip'], { encoding: 'utf8' });

@@ -16,15 +16,15 @@ let gw: Gateway;
 
 // A key-lifecycle of our own (the stack's stays up for the Admin API), so this suite can stop and restart it.
 const startLifecycle = () => startKeyLifecycle({
-  address: `127.0.0.1:${lifecyclePort}`, tls: stack.pki.internal, redisUrl: stack.redis.url,
-  wrappingAddress: `localhost:${stack.wrappingPort}`, wrappingTls: stack.pki.internal,
+  address: `127.0.0.1:${lifecyclePort}`, tls: stack.pki.lifecycle, redisUrl: stack.redis.url,
+  wrappingAddress: `localhost:${stack.wrappingPort}`, wrappingTls: stack.pki.lifecycle,
 });
 
 beforeAll(async () => {
   stack = await startStack();
   lifecycle = await startLifecycle();
   lifecyclePort = lifecycle.port;
-  backend = grpcLifecycleBackend({ address: `localhost:${lifecyclePort}`, tls: stack.pki.internal, deadlineMs: 4000 });
+  backend = grpcLifecycleBackend({ address: `localhost:${lifecyclePort}`, tls: stack.pki.gateway, deadlineMs: 4000 });
   gw = await startGateway({ port: 0, host: '127.0.0.1', cert: stack.pki.server.cert, key: stack.pki.server.key, backend });
   tenant = await stack.createTenant();
 }, 60_000);

@@ -74,7 +74,7 @@ export async function startInterop(): Promise<Interop> {
   const children = new Set<ChildProcess>();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kw-interop-'));
   try {
-    backend = grpcLifecycleBackend({ address: `localhost:${stack.lifecyclePort}`, tls: stack.pki.internal });
+    backend = grpcLifecycleBackend({ address: `localhost:${stack.lifecyclePort}`, tls: stack.pki.gateway });
     gateway = await startGateway({ port: 0, host: '127.0.0.1', cert: stack.pki.server.cert, key: stack.pki.server.key, backend });
   } catch (e) {
     backend?.close();

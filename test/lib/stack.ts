@@ -2,18 +2,24 @@
 // emulator, crk-wrapping, key-lifecycle and (optionally) the KMIP gateway,
 // all over real sockets with mTLS from a throwaway PKI.
 import { randomBytes, randomUUID } from 'crypto';
-import { Issued, TlsFiles, channelCredentials, channelOptions, createCa, issueCertificate } from '@keywarden/common';
+import { Issued, Role, TlsFiles, channelCredentials, channelOptions, createCa, internalIdentity, issueCertificate } from '@keywarden/common';
 import type { KeyLifecycle, KeyLifecycleOptions } from '@keywarden/key-lifecycle';
 import { adminV1 } from '@keywarden/proto';
 import { startRedis, TestRedis } from './redis';
 import { SentinelSetOptions, startSentinelSet, TestSentinelSet } from './sentinel';
 
 export interface StackPki {
+  /** The KMIP CA: signs the KMIP server certificate (and KMIP client certificates when a test wants CA-signed ones). */
   ca: Issued;
   /** KMIP server certificate for localhost. */
   server: Issued;
-  /** Internal service identity (both serverAuth and clientAuth). */
-  internal: TlsFiles;
+  /** The internal CA: the only one the gRPC servers trust. */
+  internalCa: Issued;
+  /** Internal identities, each with its role (URI SAN spiffe://keywarden/<role>). */
+  gateway: TlsFiles;
+  lifecycle: TlsFiles;
+  wrapping: TlsFiles;
+  /** An operator (role operator, name admin): the Admin API. */
   admin: TlsFiles;
 }
 
@@ -56,11 +62,14 @@ function files(ca: Issued, i: Issued): TlsFiles {
 }
 
 export function makePki(): StackPki {
-  const ca = createCa('keywarden test CA');
+  const ca = createCa('keywarden test KMIP CA');
   const server = issueCertificate(ca, { commonName: 'localhost', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] });
-  const internal = issueCertificate(ca, { commonName: 'keywarden-internal', usage: 'both', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-  const admin = issueCertificate(ca, { commonName: 'admin', usage: 'client' });
-  return { ca, server, internal: files(ca, internal), admin: files(ca, admin) };
+  const internalCa = createCa('keywarden test internal CA');
+  const id = (role: Role, roleName?: string) => files(internalCa, issueCertificate(internalCa, internalIdentity(role, { roleName })));
+  return {
+    ca, server, internalCa,
+    gateway: id('kmip-gateway'), lifecycle: id('key-lifecycle'), wrapping: id('crk-wrapping'), admin: id('operator', 'admin'),
+  };
 }
 
 export async function startStack(o: StackOptions = {}): Promise<TestStack> {
@@ -72,11 +81,11 @@ export async function startStack(o: StackOptions = {}): Promise<TestStack> {
   const sentinel = o.sentinel ? await startSentinelSet(o.sentinel) : undefined;
   const redis = sentinel ? sentinel.nodes[0] : await startRedis();
   const emulator = await startEmulator({ port: 0 });
-  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: pki.internal, masterKey: randomBytes(32), allowHttp: true });
+  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: pki.wrapping, masterKey: randomBytes(32), allowHttp: true, providerHosts: [new URL(emulator.url).host] });
   const lifecycle = await startKeyLifecycle({
-    address: '127.0.0.1:0', tls: pki.internal,
+    address: '127.0.0.1:0', tls: pki.lifecycle,
     redis: sentinel ? { sentinels: sentinel.sentinels, name: sentinel.name, password: sentinel.password } : { url: redis.url },
-    wrappingAddress: `localhost:${wrapping.port}`, wrappingTls: pki.internal, cacheTtlMs: o.cacheTtlMs,
+    wrappingAddress: `localhost:${wrapping.port}`, wrappingTls: pki.lifecycle, cacheTtlMs: o.cacheTtlMs,
     ...o.lifecycle,
   });
   const admin = new adminV1.AdminClient(`localhost:${lifecycle.port}`, channelCredentials(pki.admin), channelOptions());

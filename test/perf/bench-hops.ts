@@ -146,9 +146,9 @@ async function main(): Promise<void> {
   console.log('Benchmark: CPU per hop of the request path (gRPC unary with mTLS, gRPC stream message, provider HTTP request)');
   console.log(machineLine());
   const pki = benchPki();
-  const child = track(fork(__filename, ['--server', pki.dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const child = track(fork(__filename, ['--server', pki.internalDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const ports = await new Promise<Ports>((resolve) => child.once('message', (m: Ports) => resolve(m)));
-  const client = new Client(pki.dir, ports);
+  const client = new Client(pki.internalDir, ports);
   const calls = envSeconds('PERF_CALLS', 20_000);
   const concurrency = envSeconds('PERF_CONCURRENCY', 16);
   const rounds = envSeconds('PERF_ROUNDS', 2);

@@ -84,7 +84,10 @@ export async function stopChild(c: ChildProcess, graceMs = 3000): Promise<void> 
 }
 
 export interface BenchPki {
+  /** KMIP side: ca.crt (the KMIP CA), server.crt/.key, client.crt/.key. */
   dir: string;
+  /** Internal side: ca.crt (the internal CA) and one certificate per service role, admin (operator) included. */
+  internalDir: string;
   ca: string;
   clientCert: string;
   clientKey: string;
@@ -92,9 +95,9 @@ export interface BenchPki {
 
 /** A throwaway CA, localhost server certificate, client and internal service certificates. */
 export function benchPki(dir = tempDir('pki')): BenchPki {
-  ensureDevPki(dir);
+  const { internalDir } = ensureDevPki(dir);
   const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
-  return { dir, ca: read('ca.crt'), clientCert: read('client.crt'), clientKey: read('client.key') };
+  return { dir, internalDir, ca: read('ca.crt'), clientCert: read('client.crt'), clientKey: read('client.key') };
 }
 
 export type ServerKind = 'stub-gateway' | 'echo' | 'canned';

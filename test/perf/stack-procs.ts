@@ -69,24 +69,24 @@ export async function startStackProcesses(pki: BenchPki, logDir: string, extraEn
     ], {});
     await waitForPort(emuPort, emu.c, 'keyprotect-emulator', emu.log);
     const wrap = node('crk-wrapping', 'services/crk-wrapping/dist/main.js', [], {
-      WRAPPING_ADDR: `127.0.0.1:${wrapPort}`, WRAPPING_TLS_DIR: pki.dir,
+      WRAPPING_ADDR: `127.0.0.1:${wrapPort}`, WRAPPING_TLS_DIR: pki.internalDir,
       KEYWARDEN_MASTER_KEY: randomBytes(32).toString('base64'), METRICS_PORT: '0', HEALTH_ADDR: '127.0.0.1:0',
-      WRAPPING_ALLOW_HTTP: 'true',
+      WRAPPING_ALLOW_HTTP: 'true', WRAPPING_PROVIDER_HOSTS: `127.0.0.1:${emuPort}`,
     });
     await waitForPort(wrapPort, wrap.c, 'crk-wrapping', wrap.log);
     const lc = node('key-lifecycle', 'services/key-lifecycle/dist/main.js', [], {
-      LIFECYCLE_ADDR: `127.0.0.1:${lcPort}`, LIFECYCLE_TLS_DIR: pki.dir, REDIS_URL: redis.url,
+      LIFECYCLE_ADDR: `127.0.0.1:${lcPort}`, LIFECYCLE_TLS_DIR: pki.internalDir, REDIS_URL: redis.url,
       WRAPPING_ADDR: `localhost:${wrapPort}`, METRICS_PORT: '0', HEALTH_ADDR: '127.0.0.1:0',
     });
     await waitForPort(lcPort, lc.c, 'key-lifecycle', lc.log);
     const gw = node('kmip-gateway', 'services/kmip-gateway/dist/main.js', [], {
-      KMIP_PORT: String(kmipPort), KMIP_HOST: '127.0.0.1', GATEWAY_TLS_DIR: pki.dir,
+      KMIP_PORT: String(kmipPort), KMIP_HOST: '127.0.0.1', GATEWAY_TLS_DIR: pki.dir, GATEWAY_INTERNAL_TLS_DIR: pki.internalDir,
       LIFECYCLE_ADDR: `localhost:${lcPort}`, METRICS_PORT: '0', HEALTH_ADDR: '127.0.0.1:0',
     });
     await waitForPort(kmipPort, gw.c, 'kmip-gateway', gw.log);
 
     // One tenant with a root key in the emulator; the PKI's client certificate is its vCenter.
-    const adminTls = loadTlsFiles(pki.dir, 'admin');
+    const adminTls = loadTlsFiles(pki.internalDir, 'admin');
     const admin = new adminV1.AdminClient(`localhost:${lcPort}`, channelCredentials(adminTls), channelOptions());
     const adminCall = <Req, Res>(method: string, req: Req): Promise<Res> => new Promise((resolve, reject) => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -66,7 +66,8 @@ export function describeError(e: unknown, endpoint: string): string {
 
 export function createCtx(o: GlobalOptions): Ctx {
   const endpoint = resolveEndpoint(o);
-  const pkiDir = o.pkiDir ?? path.join(o.dataDir, 'pki');
+  // An operator certificate of the internal CA: --pki-dir, or the local stack's pki/internal.
+  const pkiDir = o.pkiDir ?? path.join(o.dataDir, 'pki', 'internal');
   let tls;
   try {
     tls = loadTlsFiles(pkiDir, o.cert ?? 'admin');

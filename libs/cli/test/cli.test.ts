@@ -10,22 +10,26 @@ import { lifecycleV1 } from '@keywarden/proto';
 import { TestStack, TestTenant, startStack } from '../../../test/lib';
 
 let stack: TestStack;
-let pkiDir: string;
+let dataDir: string;
 let tenant: TestTenant;
 
 beforeAll(async () => {
   stack = await startStack();
-  pkiDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kw-cli-'));
+  // A data directory as the local stack lays it out: the KMIP CA in pki/, the operator's identity in pki/internal/.
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kw-cli-'));
+  const pkiDir = path.join(dataDir, 'pki');
+  fs.mkdirSync(path.join(pkiDir, 'internal'), { recursive: true });
   fs.writeFileSync(path.join(pkiDir, 'ca.crt'), stack.pki.ca.cert);
   fs.writeFileSync(path.join(pkiDir, 'ca.key'), stack.pki.ca.key);
-  fs.writeFileSync(path.join(pkiDir, 'admin.crt'), stack.pki.admin.cert);
-  fs.writeFileSync(path.join(pkiDir, 'admin.key'), stack.pki.admin.key);
+  fs.writeFileSync(path.join(pkiDir, 'internal', 'ca.crt'), stack.pki.internalCa.cert);
+  fs.writeFileSync(path.join(pkiDir, 'internal', 'admin.crt'), stack.pki.admin.cert);
+  fs.writeFileSync(path.join(pkiDir, 'internal', 'admin.key'), stack.pki.admin.key);
   tenant = await stack.createTenant('cli-tenant');
 }, 60_000);
 
 afterAll(async () => {
   await stack?.close();
-  fs.rmSync(pkiDir, { recursive: true, force: true });
+  fs.rmSync(dataDir, { recursive: true, force: true });
 }, 30_000);
 
 async function kw(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -38,7 +42,7 @@ async function kwAt(endpoint: string, ...args: string[]): Promise<{ code: number
   const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += s.toString(); return true; });
   const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += s.toString(); return true; });
   try {
-    const code = await run(['--endpoint', endpoint, '--pki-dir', pkiDir, ...args]);
+    const code = await run(['--endpoint', endpoint, '--data-dir', dataDir, ...args]);
     return { code, out, err };
   } finally {
     o.mockRestore();
@@ -47,7 +51,7 @@ async function kwAt(endpoint: string, ...args: string[]): Promise<{ code: number
 }
 
 function getKey(t: TestTenant, uid: string): Promise<lifecycleV1.GetResponse> {
-  const c = new lifecycleV1.KeyLifecycleClient(`localhost:${stack.lifecyclePort}`, require('@keywarden/common').channelCredentials(stack.pki.internal));
+  const c = new lifecycleV1.KeyLifecycleClient(`localhost:${stack.lifecyclePort}`, require('@keywarden/common').channelCredentials(stack.pki.gateway));
   return new Promise((resolve, reject) => c.get({ caller: { certFingerprint: certFingerprint(t.client.cert) }, uniqueIdentifier: uid, keyFormatType: 0 }, (err, r) => {
     c.close();
     if (err) reject(err); else resolve(r);
@@ -55,7 +59,7 @@ function getKey(t: TestTenant, uid: string): Promise<lifecycleV1.GetResponse> {
 }
 
 function createKey(t: TestTenant): Promise<string> {
-  const c = new lifecycleV1.KeyLifecycleClient(`localhost:${stack.lifecyclePort}`, require('@keywarden/common').channelCredentials(stack.pki.internal));
+  const c = new lifecycleV1.KeyLifecycleClient(`localhost:${stack.lifecyclePort}`, require('@keywarden/common').channelCredentials(stack.pki.gateway));
   return new Promise((resolve, reject) => c.create({
     caller: { certFingerprint: certFingerprint(t.client.cert) }, objectType: 2,
     attributes: [{ name: 'Cryptographic Algorithm', index: 0, value: { enumeration: 3 } as never }, { name: 'Cryptographic Length', index: 0, value: { integer: 256 } as never }],

@@ -9,6 +9,15 @@ export { grpc };
 export const KMIP_REASON_METADATA = 'kmip-result-reason';
 
 /**
+ * Metadata key carrying what a dependency said about a failure (the status
+ * text of the call that failed underneath: provider hosts, instances, key
+ * ids). For operators and trusted internal callers: the gateway logs it with
+ * the failure's correlation id and never hands it to a KMIP client.
+ */
+export const DETAIL_METADATA = 'keywarden-detail-bin';
+const MAX_DETAIL = 2048;
+
+/**
  * An error a handler means to send: a gRPC status, a message safe for the
  * caller, and for lifecycle calls the KMIP Result Reason. Anything else a
  * handler throws becomes INTERNAL with a fixed text (details only in the log).
@@ -27,6 +36,8 @@ export class ServiceError extends Error {
   toStatus(): Partial<grpc.StatusObject> {
     const metadata = new grpc.Metadata();
     if (this.kmipReason !== undefined) metadata.set(KMIP_REASON_METADATA, String(this.kmipReason));
+    const detail = isGrpcError(this.cause) ? this.cause.details : undefined;
+    if (detail) metadata.set(DETAIL_METADATA, Buffer.from(detail.slice(0, MAX_DETAIL), 'utf8'));
     return { code: this.code, details: this.message, metadata };
   }
 }
@@ -43,6 +54,13 @@ export function toStatus(err: unknown, log?: Logger, context?: Record<string, un
 /** True for a grpc-js client error (has a numeric code and details). */
 export function isGrpcError(e: unknown): e is grpc.ServiceError {
   return typeof e === 'object' && e !== null && typeof (e as grpc.ServiceError).code === 'number' && 'details' in e;
+}
+
+/** What a dependency said about a failure (DETAIL_METADATA), if the error carried it. */
+export function detailOf(e: unknown): string | undefined {
+  if (!isGrpcError(e) || !e.metadata) return undefined;
+  const v = e.metadata.get(DETAIL_METADATA)[0];
+  return v === undefined ? undefined : v.toString();
 }
 
 /** The KMIP Result Reason a lifecycle error carried, if any. */

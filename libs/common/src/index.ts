@@ -5,3 +5,5 @@ export * from './grpc';
 export * from './tls';
 export * from './pki';
 export * from './timeout';
+export * from './peer';
+export * from './roles';

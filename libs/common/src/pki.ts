@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import forge from 'node-forge';
+import { Role, roleUri } from './peer';
 
 // Development and test PKI: a CA, server and client certificates with the
 // Extended Key Usage each role needs (vCenter rejects a server certificate
@@ -19,6 +20,8 @@ export interface IssueOptions {
   usage: Usage;
   dnsNames?: string[];
   ipAddresses?: string[];
+  /** URI subject alternative names, e.g. a keywarden role (peer.ts roleUri). */
+  uris?: string[];
   days?: number;
   /** Backdate notBefore (seconds) to tolerate clock skew. */
   backdateSeconds?: number;
@@ -62,6 +65,7 @@ function extensions(o: IssueOptions): object[] {
   const alt = [
     ...(o.dnsNames ?? []).map((value) => ({ type: 2, value })),
     ...(o.ipAddresses ?? []).map((ip) => ({ type: 7, ip })),
+    ...(o.uris ?? []).map((value) => ({ type: 6, value })),
   ];
   if (alt.length) ext.push({ name: 'subjectAltName', altNames: alt });
   ext.push({ name: 'subjectKeyIdentifier' });
@@ -122,7 +126,22 @@ export function createCsr(commonName: string): { csr: string; key: string } {
 
 export interface DevPki {
   dir: string;
+  /**
+   * The KMIP CA: the CA vCenter sees. It signs the KMIP server certificate
+   * (vCenter trusts it through `vcenter export-ca`) and KMIP client
+   * certificates (`vcenter sign-csr`, `vcenter issue-client`); the gateway's
+   * `ca` trust mode trusts it for clients. In `dir`: ca.crt, ca.key.
+   */
   ca: Issued;
+  /**
+   * The internal CA, in `internalDir` (ca.crt, ca.key): it signs the
+   * services' and operators' certificates, each naming its role, and is the
+   * only CA the gRPC servers trust.
+   */
+  internalDir: string;
+  internalCa: Issued;
+  /** True when this call moved an older single-CA directory to the two-CA layout. */
+  migrated: boolean;
 }
 
 /** Writes a PEM pair as <name>.crt / <name>.key (key mode 0600). */
@@ -132,27 +151,75 @@ export function writeIssued(dir: string, name: string, issued: Issued): void {
   fs.writeFileSync(path.join(dir, `${name}.key`), issued.key, { mode: 0o600 });
 }
 
-/**
- * Creates (once) the development PKI in `dir`: ca.crt/ca.key, server.crt
- * (localhost, 127.0.0.1, ::1), internal service certificates, and client.crt
- * for a test vCenter. Existing files are kept, so restarts keep identities.
- */
-export function ensureDevPki(dir: string, services: string[] = ['kmip-gateway', 'key-lifecycle', 'crk-wrapping', 'admin']): DevPki {
-  const caPath = path.join(dir, 'ca.crt');
-  let ca: Issued;
-  if (fs.existsSync(caPath)) {
-    ca = { cert: fs.readFileSync(caPath, 'utf8'), key: fs.readFileSync(path.join(dir, 'ca.key'), 'utf8') };
-  } else {
-    ca = createCa();
-    writeIssued(dir, 'ca', ca);
+function loadOrCreateCa(dir: string, commonName: string): { ca: Issued; created: boolean } {
+  if (fs.existsSync(path.join(dir, 'ca.crt'))) {
+    return { ca: { cert: fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8'), key: fs.readFileSync(path.join(dir, 'ca.key'), 'utf8') }, created: false };
   }
-  const want: Array<[string, IssueOptions]> = [
+  const ca = createCa(commonName);
+  writeIssued(dir, 'ca', ca);
+  return { ca, created: true };
+}
+
+/** The internal identities of a stack: file name, role and certificate options. */
+export const INTERNAL_IDENTITIES: ReadonlyArray<{ name: string; role: Role; roleName?: string; usage: Usage }> = [
+  { name: 'kmip-gateway', role: 'kmip-gateway', usage: 'client' },
+  { name: 'key-lifecycle', role: 'key-lifecycle', usage: 'both' },
+  { name: 'crk-wrapping', role: 'crk-wrapping', usage: 'both' },
+  { name: 'admin', role: 'operator', roleName: 'admin', usage: 'client' },
+];
+
+/** Options for an internal certificate of `role` (services answer on localhost too). */
+export function internalIdentity(role: Role, o: { commonName?: string; roleName?: string; usage?: Usage; dnsNames?: string[] } = {}): IssueOptions {
+  return {
+    commonName: o.commonName ?? (o.roleName ? `${role}-${o.roleName}` : role),
+    usage: o.usage ?? 'both',
+    organization: 'keywarden internal',
+    uris: [roleUri(role, o.roleName)],
+    dnsNames: o.dnsNames ?? [role, 'localhost'],
+    ipAddresses: ['127.0.0.1', '::1'],
+  };
+}
+
+/**
+ * Creates (once) the development PKI: in `dir` the KMIP CA, server.crt
+ * (localhost, 127.0.0.1, ::1) and client.crt for a test vCenter; in
+ * `dir/internal` the internal CA and one certificate per internal identity
+ * (INTERNAL_IDENTITIES). Existing files are kept, so restarts keep identities.
+ *
+ * A directory from before the two CAs (one CA that also signed the service
+ * and admin certificates) is migrated: its CA stays the KMIP CA, so vCenter's
+ * trust and every registered client certificate keep working, and the
+ * service and admin certificates it signed are replaced by ones from a new
+ * internal CA (the old ones are deleted: they would name no role anyway).
+ */
+export function ensureDevPki(dir: string): DevPki {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { ca } = loadOrCreateCa(dir, 'keywarden KMIP CA (development)');
+  const internalDir = path.join(dir, 'internal');
+  const { ca: internalCa, created } = loadOrCreateCa(internalDir, 'keywarden internal CA (development)');
+  let migrated = false;
+  if (created) {
+    for (const id of INTERNAL_IDENTITIES) {
+      for (const ext of ['crt', 'key']) {
+        const old = path.join(dir, `${id.name}.${ext}`);
+        if (fs.existsSync(old)) {
+          fs.rmSync(old);
+          migrated = true;
+        }
+      }
+    }
+  }
+  const kmip: Array<[string, IssueOptions]> = [
     ['server', { commonName: 'localhost', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] }],
     ['client', { commonName: 'vcenter-dev', usage: 'client', organization: 'keywarden dev' }],
-    ...services.map((s): [string, IssueOptions] => [s, { commonName: s, usage: 'both', dnsNames: [s, 'localhost'], ipAddresses: ['127.0.0.1', '::1'] }]),
   ];
-  for (const [name, o] of want) {
+  for (const [name, o] of kmip) {
     if (!fs.existsSync(path.join(dir, `${name}.crt`))) writeIssued(dir, name, issueCertificate(ca, o));
   }
-  return { dir, ca };
+  for (const id of INTERNAL_IDENTITIES) {
+    if (!fs.existsSync(path.join(internalDir, `${id.name}.crt`))) {
+      writeIssued(internalDir, id.name, issueCertificate(internalCa, internalIdentity(id.role, { roleName: id.roleName, usage: id.usage, commonName: id.name })));
+    }
+  }
+  return { dir, ca, internalDir, internalCa, migrated };
 }

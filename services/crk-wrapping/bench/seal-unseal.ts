@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { createCa, createLogger, issueCertificate, prom, writeIssued } from '@keywarden/common';
+import { createCa, createLogger, internalIdentity, issueCertificate, prom, writeIssued } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
 import { DEFAULT_RESILIENCE, ProviderRegistry, WrapProvider, WrappingMetrics } from '@keywarden/crk-wrapping';
 import { channelCredentials, grpc, loadTlsFiles } from '@keywarden/common';
@@ -82,8 +82,8 @@ async function main(): Promise<void> {
     // mTLS material for the service and this client.
     const ca = createCa('bench CA');
     writeIssued(work, 'ca', ca);
-    writeIssued(work, 'crk-wrapping', issueCertificate(ca, { commonName: 'crk-wrapping', usage: 'both', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }));
-    writeIssued(work, 'key-lifecycle', issueCertificate(ca, { commonName: 'key-lifecycle', usage: 'client' }));
+    writeIssued(work, 'crk-wrapping', issueCertificate(ca, internalIdentity('crk-wrapping')));
+    writeIssued(work, 'key-lifecycle', issueCertificate(ca, internalIdentity('key-lifecycle', { usage: 'client' })));
 
     const emuMain = require.resolve('@keywarden/keyprotect-emulator/dist/main.js');
     const emu = await start(emuMain, ['--port', '0', '--api-key', API_KEY], process.env, /listening on (http:\/\/\S+)/);
@@ -94,6 +94,7 @@ async function main(): Promise<void> {
     const svcMain = require.resolve('@keywarden/crk-wrapping/dist/main.js');
     const svc = await start(svcMain, [], {
       ...process.env, WRAPPING_ADDR: '127.0.0.1:0', WRAPPING_TLS_DIR: work, KEYWARDEN_MASTER_KEY: masterKey.toString('base64'), METRICS_PORT: '0', LOG_LEVEL: 'info',
+      WRAPPING_PROVIDER_HOSTS: new URL(emuUrl).host,
     }, /"port":(\d+)[^\n]*crk-wrapping listening/, (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean));
     children.push(svc.child);
     const client = new wrappingV1.CrkWrappingClient(`localhost:${svc.match[1]}`, channelCredentials(loadTlsFiles(work, 'key-lifecycle')));
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
     // Direct path: the same adapters, in this process.
     const providers = new ProviderRegistry({
       resilience: DEFAULT_RESILIENCE, log: createLogger('bench', 'silent'), metrics: new WrappingMetrics(new prom.Registry()),
-      allowHttp: false, pkcs11Modules: [SOFTHSM], pkcs11Sessions: 4,
+      allowHttp: false, providerHosts: [new URL(emuUrl).host], pkcs11Modules: [SOFTHSM], pkcs11Sessions: 4,
     });
 
     const instance = randomUUID();

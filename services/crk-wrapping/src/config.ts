@@ -1,4 +1,5 @@
-import { envBool, envInt } from '@keywarden/common';
+import { ConfigError, envBool, envInt, envOptional } from '@keywarden/common';
+import { DEFAULT_PROVIDER_HOSTS, HostAllowList } from './providers/keyprotect/hosts';
 
 /** One opossum breaker per provider endpoint and instance (docs/crk-wrapping.md). */
 export interface BreakerConfig {
@@ -56,4 +57,28 @@ export function resilienceFromEnv(): ResilienceConfig {
 /** Plain http:// to a non-loopback provider only when explicitly allowed (local stacks). */
 export function allowHttpFromEnv(): boolean {
   return envBool('WRAPPING_ALLOW_HTTP', false);
+}
+
+/**
+ * WRAPPING_PROVIDER_HOSTS: comma-separated host patterns (host[:port],
+ * *.domain[:port], IP addresses exactly; "default" stands for IBM's
+ * endpoints) that Key Protect, HPCS and IAM URLs must match. Unset: IBM's.
+ */
+export function providerHostsFromEnv(): string[] {
+  const v = envOptional('WRAPPING_PROVIDER_HOSTS');
+  if (v === undefined) return [...DEFAULT_PROVIDER_HOSTS];
+  const hosts = v.split(',').map((h) => h.trim()).filter(Boolean);
+  try {
+    void new HostAllowList(hosts);
+  } catch (e) {
+    throw new ConfigError(`WRAPPING_PROVIDER_HOSTS: ${(e as Error).message}`);
+  }
+  return hosts;
+}
+
+/** WRAPPING_CREDENTIALS_DIR: the only directory credential_ref file: may name files in; unset: file: is refused. */
+export function credentialsDirFromEnv(): string | undefined {
+  const dir = envOptional('WRAPPING_CREDENTIALS_DIR');
+  if (dir !== undefined && !dir.startsWith('/')) throw new ConfigError(`WRAPPING_CREDENTIALS_DIR must be an absolute path, got "${dir}"`);
+  return dir;
 }

@@ -5,6 +5,7 @@ export type { BreakerConfig, ResilienceConfig, RetryConfig } from './config';
 export { REASON_METADATA, reasonOf, WrappingError } from './errors';
 export type { Reason } from './errors';
 export { hpcsEndpoint, keyProtectEndpoint, DEFAULT_IAM_ENDPOINT } from './providers/keyprotect/endpoints';
+export { DEFAULT_PROVIDER_HOSTS } from './providers/keyprotect/hosts';
 export { standardKeyName } from './providers/keyprotect/provider';
 export { decodeRef, encodeRef, RefKind } from './sealed-ref';
 export type { SealedRef } from './sealed-ref';

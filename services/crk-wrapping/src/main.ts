@@ -4,13 +4,15 @@
 //   WRAPPING_TLS_DIR         ca.crt, crk-wrapping.crt, crk-wrapping.key (mTLS)
 //   WRAPPING_INSECURE=true   serve plaintext gRPC when WRAPPING_TLS_DIR is unset (dev only)
 //   KEYWARDEN_MASTER_KEY     base64 of 32 bytes, or KEYWARDEN_MASTER_KEY_FILE (raw 32 bytes or base64)
-//   METRICS_PORT             Prometheus /metrics (default 9403)
+//   METRICS_PORT             Prometheus /metrics (default 9403), on METRICS_HOST (default 0.0.0.0)
 //   HEALTH_ADDR              plaintext gRPC health for probes without a client certificate (default 0.0.0.0:9413)
 //   WRAPPING_BREAKER_* WRAPPING_RETRY_* WRAPPING_CALL_TIMEOUT_MS   see docs/crk-wrapping.md
 //   WRAPPING_ALLOW_HTTP  WRAPPING_PROVIDER_CA_FILE  WRAPPING_PKCS11_MODULES  WRAPPING_PKCS11_SESSIONS
+//   WRAPPING_PROVIDER_HOSTS  allowed Key Protect/HPCS/IAM hosts (default: IBM's endpoints)
+//   WRAPPING_CREDENTIALS_DIR the only directory credential_ref file: may read (unset: file: refused)
 import fs from 'fs';
 import { ConfigError, createLogger, envBool, envInt, envOptional, envString, loadTlsFiles } from '@keywarden/common';
-import { allowHttpFromEnv, resilienceFromEnv } from './config';
+import { allowHttpFromEnv, credentialsDirFromEnv, providerHostsFromEnv, resilienceFromEnv } from './config';
 import { DEFAULT_PKCS11_MODULES } from './providers/registry';
 import { startCrkWrapping } from './server';
 
@@ -44,10 +46,13 @@ async function main(): Promise<void> {
     tls: tlsDir ? loadTlsFiles(tlsDir, 'crk-wrapping') : undefined,
     masterKey: masterKey(),
     metricsPort: envInt('METRICS_PORT', 9403, 0, 65535),
+    metricsHost: envString('METRICS_HOST', '0.0.0.0'),
     healthAddress: envString('HEALTH_ADDR', '0.0.0.0:9413'),
     logger: log,
     ...resilienceFromEnv(),
     allowHttp: allowHttpFromEnv(),
+    providerHosts: providerHostsFromEnv(),
+    credentialsDir: credentialsDirFromEnv(),
     providerCa: caFile ? fs.readFileSync(caFile) : undefined,
     pkcs11Modules: modules ? modules.split(':').filter(Boolean) : DEFAULT_PKCS11_MODULES,
     pkcs11Sessions: envInt('WRAPPING_PKCS11_SESSIONS', 4, 1, 256),

@@ -1,5 +1,5 @@
 import {
-  addHealth, bindServer, createLogger, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, serverOptions, setServing, shutdownServer,
+  addHealth, bindServer, createLogger, guardUnary, createRegistry, grpc, HealthServer, Logger, MetricsServer, serverCredentials, serverOptions, setServing, shutdownServer,
   startHealthServer, startMetricsServer, TlsFiles, unary,
 } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
@@ -8,6 +8,7 @@ import { Credentials } from './credentials';
 import { badRequest, isWrappingError } from './errors';
 import { generateKey } from './keygen';
 import { WrappingMetrics } from './metrics';
+import { DEFAULT_PROVIDER_HOSTS } from './providers/keyprotect/hosts';
 import { DEFAULT_PKCS11_MODULES, ProviderRegistry } from './providers/registry';
 import type { CallContext, KeyContext, WrapProvider } from './providers/types';
 
@@ -20,6 +21,8 @@ export interface CrkWrappingOptions {
   masterKey: Buffer;
   /** Serve Prometheus metrics on this port (0 picks one); none when absent. */
   metricsPort?: number;
+  /** Address the metrics port binds (default 0.0.0.0). */
+  metricsHost?: string;
   /** Plaintext gRPC health (nothing else) on this host:port, for probes without a client certificate; none when absent. */
   healthAddress?: string;
   logger?: Logger;
@@ -29,6 +32,13 @@ export interface CrkWrappingOptions {
   callTimeoutMs?: number;
   /** Plain http to non-loopback provider endpoints (local stacks only). */
   allowHttp?: boolean;
+  /**
+   * Host patterns Key Protect, HPCS and IAM URLs must match (default
+   * DEFAULT_PROVIDER_HOSTS, IBM's endpoints; a test stack lists its emulator's host:port).
+   */
+  providerHosts?: readonly string[];
+  /** The only directory credential_ref file: may resolve into; file: references are refused without one. */
+  credentialsDir?: string;
   /** Extra CA (PEM) for provider HTTPS. */
   providerCa?: Buffer;
   /** PKCS#11 module paths a request may name (default: SoftHSM2's usual paths). */
@@ -59,7 +69,8 @@ export async function startCrkWrapping(opts: CrkWrappingOptions): Promise<CrkWra
     retry: { ...DEFAULT_RESILIENCE.retry, ...opts.retry },
     callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_RESILIENCE.callTimeoutMs,
   };
-  const credentials = new Credentials(opts.masterKey);
+  const credentials = new Credentials(opts.masterKey, { dir: opts.credentialsDir, log });
+  const providerHosts = opts.providerHosts ?? DEFAULT_PROVIDER_HOSTS;
   const registry = createRegistry('crk-wrapping');
   const metrics = new WrappingMetrics(registry);
   const providers = new ProviderRegistry({
@@ -67,6 +78,7 @@ export async function startCrkWrapping(opts: CrkWrappingOptions): Promise<CrkWra
     log,
     metrics,
     allowHttp: opts.allowHttp ?? false,
+    providerHosts,
     providerCa: opts.providerCa,
     pkcs11Modules: opts.pkcs11Modules ?? DEFAULT_PKCS11_MODULES,
     pkcs11Sessions: opts.pkcs11Sessions ?? 4,
@@ -178,14 +190,15 @@ export async function startCrkWrapping(opts: CrkWrappingOptions): Promise<CrkWra
   };
 
   const server = new grpc.Server(serverOptions());
-  server.addService(wrappingV1.CrkWrappingService, impl);
+  // Only key-lifecycle may seal, unseal or handle root keys (docs/architecture.md, "Trust model").
+  server.addService(wrappingV1.CrkWrappingService, guardUnary(impl, Boolean(opts.tls), ['key-lifecycle'], 'the CrkWrapping API'));
   const health = addHealth(server, { '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   let metricsServer: MetricsServer | undefined;
   let healthServer: HealthServer | undefined;
   let port: number;
   try {
     port = await bindServer(server, opts.address, serverCredentials(opts.tls));
-    if (opts.metricsPort !== undefined) metricsServer = await startMetricsServer(registry, opts.metricsPort);
+    if (opts.metricsPort !== undefined) metricsServer = await startMetricsServer(registry, opts.metricsPort, opts.metricsHost);
     // The same health service, in plaintext on a port of its own.
     if (opts.healthAddress !== undefined) healthServer = await startHealthServer(opts.healthAddress, health);
   } catch (e) {
@@ -194,7 +207,7 @@ export async function startCrkWrapping(opts: CrkWrappingOptions): Promise<CrkWra
     providers.close();
     throw e;
   }
-  log.info({ port, tls: Boolean(opts.tls), metricsPort: metricsServer?.port, healthPort: healthServer?.port }, 'crk-wrapping listening');
+  log.info({ port, tls: Boolean(opts.tls), metricsPort: metricsServer?.port, healthPort: healthServer?.port, providerHosts, credentialsDir: opts.credentialsDir ?? null }, 'crk-wrapping listening');
 
   return {
     port,

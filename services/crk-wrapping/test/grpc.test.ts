@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from 'crypto';
 import { performance } from 'perf_hooks';
 import {
-  call, channelCredentials, checkHealth, createCa, grpc, issueCertificate, kmipReasonOf, TlsFiles,
+  call, channelCredentials, checkHealth, createCa, grpc, internalIdentity, issueCertificate, kmipReasonOf, TlsFiles,
 } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
 import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
 import { CrkWrapping, reasonOf, startCrkWrapping } from '@keywarden/crk-wrapping';
-import { median, SOFTHSM, softhsmToken, TEST_RESILIENCE } from './helpers';
+import { grpcFailure, median, SOFTHSM, softhsmToken, TEST_RESILIENCE } from './helpers';
 
 // The gRPC service end to end: mTLS, real emulator, real SoftHSM2.
 
@@ -26,25 +26,17 @@ describe('crk-wrapping gRPC service over mTLS', () => {
 
   const rpc = <Req, Res>(m: (req: Req, md: grpc.Metadata, o: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: Res) => void) => grpc.ClientUnaryCall, req: Req) =>
     call(m, client, req, 5_000);
-  const grpcFailure = async (p: Promise<unknown>): Promise<grpc.ServiceError> => {
-    try {
-      await p;
-    } catch (e) {
-      return e as grpc.ServiceError;
-    }
-    throw new Error('expected a failure');
-  };
 
   beforeAll(async () => {
     ca = createCa('crk-wrapping test CA');
     const server = issueCertificate(ca, { commonName: 'crk-wrapping', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-    const lifecycle = issueCertificate(ca, { commonName: 'key-lifecycle', usage: 'client' });
+    const lifecycle = issueCertificate(ca, internalIdentity('key-lifecycle', { usage: 'client' }));
     serverTls = { ca: Buffer.from(ca.cert), cert: Buffer.from(server.cert), key: Buffer.from(server.key) };
     clientTls = { ca: Buffer.from(ca.cert), cert: Buffer.from(lifecycle.cert), key: Buffer.from(lifecycle.key) };
     softhsmToken(HSM_TOKEN, HSM_PIN);
     emu = await startEmulator({ apiKeys: [API_KEY] });
     svc = await startCrkWrapping({
-      address: '127.0.0.1:0', tls: serverTls, masterKey: randomBytes(32), metricsPort: 0,
+      address: '127.0.0.1:0', tls: serverTls, masterKey: randomBytes(32), metricsPort: 0, providerHosts: [new URL(emu.url).host],
       breaker: TEST_RESILIENCE.breaker, retry: TEST_RESILIENCE.retry, callTimeoutMs: 1_000,
     });
     client = new wrappingV1.CrkWrappingClient(`localhost:${svc.port}`, channelCredentials(clientTls));

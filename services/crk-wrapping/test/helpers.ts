@@ -1,6 +1,6 @@
 import { execFileSync } from 'child_process';
 import fs from 'fs';
-import { createLogger } from '@keywarden/common';
+import { createLogger, grpc } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
 import { DEFAULT_RESILIENCE, ResilienceConfig } from '../src/config';
 import { WrappingMetrics } from '../src/metrics';
@@ -18,13 +18,20 @@ export const TEST_RESILIENCE: ResilienceConfig = {
   callTimeoutMs: 1_000,
 };
 
-export function registry(resilience: Partial<ResilienceConfig> = {}): { providers: ProviderRegistry; metrics: WrappingMetrics } {
+/**
+ * Provider hosts of these tests: their emulators listen on loopback, on ports
+ * picked when they start (a service's own stack lists exactly host:port).
+ */
+export const TEST_PROVIDER_HOSTS = ['127.0.0.1'];
+
+export function registry(resilience: Partial<ResilienceConfig> = {}, providerHosts: string[] = TEST_PROVIDER_HOSTS): { providers: ProviderRegistry; metrics: WrappingMetrics } {
   const metrics = new WrappingMetrics(new prom.Registry());
   const providers = new ProviderRegistry({
     resilience: { ...DEFAULT_RESILIENCE, ...TEST_RESILIENCE, ...resilience },
     log,
     metrics,
     allowHttp: false,
+    providerHosts,
     pkcs11Modules: DEFAULT_PKCS11_MODULES,
     pkcs11Sessions: 2,
   });
@@ -70,4 +77,14 @@ export function softhsmToken(label: string, pin: string): void {
   const conf = process.env.SOFTHSM2_CONF;
   if (!conf || !fs.existsSync(conf)) throw new Error('SOFTHSM2_CONF is not set: run these tests through jest (test/softhsm-setup.ts)');
   execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', '0000', '--pin', pin], { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'ignore' });
+}
+
+/** The gRPC error a call failed with (the test fails if it succeeded). */
+export async function grpcFailure(p: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as grpc.ServiceError;
+  }
+  throw new Error('expected a failure');
 }

@@ -17,7 +17,7 @@ let emu: Emulator;
 function providers(providerCa?: Buffer): ProviderRegistry {
   return new ProviderRegistry({
     resilience: { ...DEFAULT_RESILIENCE, ...TEST_RESILIENCE }, log, metrics: new WrappingMetrics(new prom.Registry()),
-    allowHttp: false, providerCa, pkcs11Modules: DEFAULT_PKCS11_MODULES, pkcs11Sessions: 1,
+    allowHttp: false, providerHosts: [`localhost:${new URL(emu.url).port}`], providerCa, pkcs11Modules: DEFAULT_PKCS11_MODULES, pkcs11Sessions: 1,
   });
 }
 

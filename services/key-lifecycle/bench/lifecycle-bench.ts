@@ -10,7 +10,7 @@
 import { randomBytes, randomUUID } from 'crypto';
 import Redis from 'ioredis';
 import {
-  call, certFingerprint, channelCredentials, channelOptions, createCa, createLogger, issueCertificate, Issued, TlsFiles,
+  call, certFingerprint, channelCredentials, channelOptions, createCa, createLogger, internalIdentity, issueCertificate, Issued, Role, TlsFiles,
 } from '@keywarden/common';
 import { startCrkWrapping } from '@keywarden/crk-wrapping';
 import { startKeyLifecycle, Store } from '@keywarden/key-lifecycle';
@@ -57,20 +57,22 @@ function best(rs: Result[]): Result {
 async function main(): Promise<void> {
   const quiet = createLogger('bench', 'warn');
   const ca = createCa('bench CA');
-  const svc = (cn: string) => tls(ca, issueCertificate(ca, { commonName: cn, usage: 'both', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }));
+  const svc = (role: Role, roleName?: string) => tls(ca, issueCertificate(ca, internalIdentity(role, { roleName })));
   const wrappingTls = svc('crk-wrapping');
   const lifecycleTls = svc('key-lifecycle');
+  const gatewayTls = svc('kmip-gateway');
+  const adminTls = svc('operator', 'bench');
   const redis = await startRedis();
   const emulator = await startEmulator({ port: 0 });
-  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: wrappingTls, masterKey: randomBytes(32), logger: quiet });
+  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: wrappingTls, masterKey: randomBytes(32), logger: quiet, providerHosts: [new URL(emulator.url).host] });
   const wrappingAddress = `127.0.0.1:${wrapping.port}`;
   const lifecycle = await startKeyLifecycle({
     address: '127.0.0.1:0', tls: lifecycleTls, redisUrl: redis.url, wrappingAddress, wrappingTls: lifecycleTls,
     logger: createLogger('key-lifecycle', 'warn'),
   });
   const address = `127.0.0.1:${lifecycle.port}`;
-  const lc = new lifecycleV1.KeyLifecycleClient(address, channelCredentials(lifecycleTls), channelOptions());
-  const admin = new adminV1.AdminClient(address, channelCredentials(lifecycleTls));
+  const lc = new lifecycleV1.KeyLifecycleClient(address, channelCredentials(gatewayTls), channelOptions());
+  const admin = new adminV1.AdminClient(address, channelCredentials(adminTls));
   const wrap = new wrappingV1.CrkWrappingClient(wrappingAddress, channelCredentials(lifecycleTls), channelOptions());
   const direct = new Redis(redis.url, { enableAutoPipelining: true });
   const store = new Store(direct, quiet);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'timers/promises';
-import { grpc, normalizeFingerprint, prom, ServiceError } from '@keywarden/common';
+import { grpc, isGrpcError, normalizeFingerprint, prom, ServiceError } from '@keywarden/common';
 import type { Logger } from '@keywarden/common';
 import type { lifecycleV1 } from '@keywarden/proto';
 import { ResultReason } from '@keywarden/kmip';
@@ -18,9 +18,12 @@ import { isNotFound, Wrapping, wrappingFailure } from './wrapping';
 /** What the audit line of one operation says. */
 export interface OpContext {
   op: string;
+  /** The certificate the operation acts for (set before any validation, so refusals are attributed). */
   fingerprint: string;
   tenant?: string;
   uid?: string;
+  /** Further audit fields (never secrets): the operator's name, what a change touched. */
+  detail?: Record<string, string>;
 }
 
 export interface CoreMetrics {
@@ -210,10 +213,13 @@ export class Core {
 
   // ---- key material ----
 
-  /** Plaintext of a record's key (cache, else crk-wrapping). Never stored, never logged. */
-  async unseal(t: TenantRecord, rec: KeyRecord): Promise<Buffer> {
+  /**
+   * Plaintext of a record's key (cache, else crk-wrapping; `fresh` always
+   * asks crk-wrapping). Never stored, never logged.
+   */
+  async unseal(t: TenantRecord, rec: KeyRecord, o: { fresh?: boolean } = {}): Promise<Buffer> {
     if (!rec.sealedRef) throw illegalOperation('the object has no key material');
-    const cached = this.cache.get(t.id, rec.uid, rec.sealedRef);
+    const cached = o.fresh ? undefined : this.cache.get(t.id, rec.uid, rec.sealedRef);
     if (cached) return cached;
     let res;
     try {
@@ -299,6 +305,7 @@ export class Core {
     const start = process.hrtime.bigint();
     let result = 'ok';
     let reason: number | undefined;
+    let detail: string | undefined;
     try {
       const res = await fn(c);
       if (uidOf) c.uid = uidOf(res) ?? c.uid;
@@ -307,6 +314,9 @@ export class Core {
       const e = !(caught instanceof ServiceError) && isRedisFailure(caught) ? unavailable('the key store is unavailable; retry', caught) : caught;
       result = e instanceof ServiceError ? grpc.status[e.code] : 'INTERNAL';
       reason = e instanceof ServiceError ? e.kmipReason : ResultReason.GeneralFailure;
+      // What a dependency said (a provider's host, instance, key id): for the operator's log, not the caller.
+      const cause = (e as { cause?: unknown }).cause;
+      if (isGrpcError(cause)) detail = cause.details;
       throw e;
     } finally {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -314,10 +324,10 @@ export class Core {
       this.metrics?.duration.observe({ op }, seconds);
       const entry = {
         tenant: c.tenant ?? '', cert: c.fingerprint, op, uid: c.uid ?? '', result,
-        ...(reason !== undefined ? { reason: String(reason) } : {}), time: new Date().toISOString(),
+        ...(reason !== undefined ? { reason: String(reason) } : {}), ...c.detail, time: new Date().toISOString(),
       };
       this.store.audit(entry);
-      this.log.info({ audit: entry, ms: Math.round(seconds * 1e6) / 1e3 }, op);
+      this.log.info({ audit: entry, ms: Math.round(seconds * 1e6) / 1e3, ...(detail ? { detail } : {}) }, op);
     }
   }
 }

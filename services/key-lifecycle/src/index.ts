@@ -36,6 +36,8 @@ export interface KeyLifecycleOptions {
   logger?: Logger;
   /** Serve Prometheus metrics on this port (0 = a free one); none when absent. */
   metricsPort?: number;
+  /** Address the metrics port binds (default 0.0.0.0; 127.0.0.1 keeps it to this host). */
+  metricsHost?: string;
   durability?: {
     /** Replicas that must confirm each record write (Redis WAIT); 0 = none. */
     waitReplicas?: number;
@@ -43,8 +45,6 @@ export interface KeyLifecycleOptions {
   };
   /** Plaintext cache lifetime for Get; 0 (default) = no cache. Bounds the revocation delay. */
   cacheTtlMs?: number;
-  /** Common names of client certificates allowed on the Admin API (mTLS only); empty = any. */
-  adminClientNames?: string[];
   wrappingDeadlines?: WrappingDeadlines;
   /** How often sealed-object removals that failed at Destroy time are retried. */
   destroySweepMs?: number;
@@ -118,8 +118,11 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
     const core = new Core(store, wrapping, cache, log, createMetrics(registry));
     const jobs = new RewrapJobs(core);
 
-    server.addService(lifecycleV1.KeyLifecycleService, lifecycleService(core, notifications));
-    server.addService(adminV1.AdminService, adminService(core, jobs, opts.adminClientNames));
+    // Who may call what: docs/architecture.md, "Trust model". A plaintext server (development) checks no one.
+    const secure = Boolean(opts.tls);
+    if (!secure) log.warn('plaintext gRPC: callers are not authenticated (development only)');
+    server.addService(lifecycleV1.KeyLifecycleService, lifecycleService(core, notifications, secure));
+    server.addService(adminV1.AdminService, adminService(core, jobs, secure));
     // One health service on the mTLS port and the plaintext health port.
     const health = addHealth(server, {});
     setServing(health, HEALTH_SERVICES, false);
@@ -143,7 +146,7 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
     sweep.unref();
 
     let metrics: MetricsServer | undefined;
-    if (opts.metricsPort !== undefined) metrics = await startMetricsServer(registry, opts.metricsPort);
+    if (opts.metricsPort !== undefined) metrics = await startMetricsServer(registry, opts.metricsPort, opts.metricsHost);
     log.info({ port, healthPort: healthServer?.port, ...describeTarget(target), wrapping: opts.wrappingAddress, cacheTtlMs: cache.ttlMs, waitReplicas }, 'key-lifecycle listening');
 
     return {

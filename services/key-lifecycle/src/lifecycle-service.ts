@@ -1,5 +1,6 @@
-import { unary } from '@keywarden/common';
+import { grpc, normalizeFingerprint, peerOf, requireRole, ServiceError, toStatus, unary } from '@keywarden/common';
 import type { lifecycleV1 } from '@keywarden/proto';
+import { ResultReason } from '@keywarden/kmip';
 import type { Core, OpContext } from './core';
 import type { Notifications } from './notifications';
 import { activate } from './operations/activate';
@@ -20,13 +21,59 @@ import { watchAccessRevocations } from './operations/watch-access-revocations';
 
 type Op<Req, Res> = (core: Core, c: OpContext, req: Req) => Promise<Res>;
 
+const MAX_CLAIMED = 128;
+
+function denied(message: string): ServiceError {
+  return new ServiceError(grpc.status.PERMISSION_DENIED, message, ResultReason.PermissionDenied);
+}
+
+/**
+ * Whom a call acts for (docs/architecture.md, "Trust model"). A KMIP gateway
+ * relays its clients: the request's `caller` names the KMIP client's
+ * certificate, which the gateway authenticated. Any other certificate of the
+ * internal CA (an internal platform) is itself the caller: its own
+ * fingerprint must be registered to a tenant, and a `caller` naming another
+ * certificate is refused. keywarden's other roles have no tenant and use
+ * their own APIs. Without TLS (development) the request's caller is taken
+ * as given.
+ */
+export function callerFor(call: object, secure: boolean, c: OpContext, claimed: lifecycleV1.Caller | undefined): lifecycleV1.Caller | undefined {
+  // The audit names who asked even when the call is refused.
+  c.fingerprint = (claimed?.certFingerprint ?? '').slice(0, MAX_CLAIMED);
+  if (!secure) return claimed;
+  const peer = peerOf(call);
+  if (!peer) throw denied('no client certificate');
+  if (peer.role === 'kmip-gateway') return claimed;
+  c.fingerprint = peer.fingerprint;
+  if (peer.refusal) throw denied(peer.refusal);
+  if (peer.role) throw denied(`the ${peer.role} role may not use the KeyLifecycle API${peer.role === 'operator' ? ' (operators use the Admin API)' : ''}`);
+  if (claimed?.certFingerprint) {
+    let fp: string | undefined;
+    try {
+      fp = normalizeFingerprint(claimed.certFingerprint);
+    } catch {
+      fp = undefined;
+    }
+    if (fp !== peer.fingerprint) throw denied('only a KMIP gateway may act for another certificate; leave caller empty or name your own certificate');
+  }
+  return { certFingerprint: peer.fingerprint };
+}
+
 /** The KeyLifecycle gRPC service: one handler per KMIP operation, each audited. */
-export function lifecycleService(core: Core, notifications: Notifications): lifecycleV1.KeyLifecycleServer {
-  const h = <Req, Res>(name: string, op: Op<Req, Res>) =>
-    unary<Req, Res>(core.log, name, (req) => core.audited(name, (c) => op(core, c, req)));
+export function lifecycleService(core: Core, notifications: Notifications, secure: boolean): lifecycleV1.KeyLifecycleServer {
+  const h = <Req extends { caller?: lifecycleV1.Caller }, Res>(name: string, op: Op<Req, Res>) =>
+    unary<Req, Res>(core.log, name, (req, call) => core.audited(name, (c) => op(core, c, { ...req, caller: callerFor(call, secure, c, req.caller) })));
   return {
     identify: h('Identify', identify),
-    watchAccessRevocations: (call) => watchAccessRevocations(notifications, call),
+    watchAccessRevocations: (call) => {
+      try {
+        requireRole(call, secure, ['kmip-gateway'], 'WatchAccessRevocations');
+      } catch (e) {
+        call.emit('error', toStatus(e, core.log));
+        return;
+      }
+      watchAccessRevocations(notifications, call);
+    },
     create: h('Create', create),
     register: h('Register', register),
     get: h('Get', get),

@@ -4,6 +4,7 @@
 //     REDIS_URL (redis://127.0.0.1:6379), REDIS_PASSWORD or REDIS_PASSWORD_FILE,
 //     REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE
 //   HEALTH_ADDR (0.0.0.0:9412): plaintext gRPC health, NOT_SERVING while Redis is unreachable
+//   METRICS_PORT (9402), METRICS_HOST (0.0.0.0)
 import { createLogger, envBool, envInt, envOptional, envString, loadTlsFiles } from '@keywarden/common';
 import { startKeyLifecycle } from './index';
 import { redisTargetFromEnv } from './redis-connection';
@@ -14,7 +15,6 @@ async function main(): Promise<void> {
   const tlsDir = envOptional('LIFECYCLE_TLS_DIR');
   if (!insecure && !tlsDir) throw new Error('LIFECYCLE_TLS_DIR is required (ca.crt, key-lifecycle.crt, key-lifecycle.key); set LIFECYCLE_INSECURE=true for plain gRPC in development');
   const tls = insecure ? undefined : loadTlsFiles(tlsDir as string, 'key-lifecycle');
-  const admins = envString('LIFECYCLE_ADMIN_CNS', insecure ? '' : 'admin');
   if (envOptional('REDIS_SENTINELS') && envOptional('REDIS_URL')) log.info('REDIS_SENTINELS is set: REDIS_URL is ignored');
   const svc = await startKeyLifecycle({
     address: envString('LIFECYCLE_ADDR', '0.0.0.0:7001'),
@@ -25,12 +25,12 @@ async function main(): Promise<void> {
     wrappingTls: tls,
     logger: log,
     metricsPort: envInt('METRICS_PORT', 9402, 0, 65535),
+    metricsHost: envString('METRICS_HOST', '0.0.0.0'),
     durability: {
       waitReplicas: envInt('REDIS_WAIT_REPLICAS', 0, 0, 16),
       waitTimeoutMs: envInt('REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
     },
     cacheTtlMs: envInt('LIFECYCLE_CACHE_TTL_MS', 0, 0, 3_600_000),
-    adminClientNames: admins.split(',').map((s) => s.trim()).filter(Boolean),
   });
   const stop = () => {
     log.info('shutting down');

@@ -118,34 +118,35 @@ const REVOKED: Record<string, string> = {
 
 /**
  * A crk-wrapping failure as a KMIP-level error: crk-wrapping's reason picks
- * the text, its KMIP Result Reason (when it set one) is passed on, and its
- * status text (operator-readable, never secret) is appended.
+ * the text, its KMIP Result Reason (when it set one) is passed on. Its
+ * status text names provider hosts, instances and key ids, which are for
+ * operators: it stays in the cause (logged with the audit line, and the Admin
+ * API reports it), never in the message a KMIP client reads.
  */
 export function wrappingFailure(e: unknown, action: string): ServiceError {
   if (e instanceof ServiceError) return e;
   if (!isGrpcError(e)) return new ServiceError(S.INTERNAL, `${action} failed`, ResultReason.GeneralFailure, { cause: e });
-  const detail = e.details || S[e.code];
   const reason = wrappingReasonOf(e);
   const kmip = kmipReasonOf(e);
   if (reason && REVOKED[reason]) {
-    return new ServiceError(S.FAILED_PRECONDITION, `${action}: ${REVOKED[reason]} (${detail})`, kmip ?? ResultReason.PermissionDenied, { cause: e });
+    return new ServiceError(S.FAILED_PRECONDITION, `${action}: ${REVOKED[reason]}`, kmip ?? ResultReason.PermissionDenied, { cause: e });
   }
   switch (e.code) {
     case S.UNAVAILABLE:
     case S.DEADLINE_EXCEEDED:
     case S.RESOURCE_EXHAUSTED:
     case S.ABORTED:
-      return new ServiceError(S.UNAVAILABLE, `${action}: the key provider is unavailable (${detail}); retry later`, ResultReason.GeneralFailure, { cause: e });
+      return new ServiceError(S.UNAVAILABLE, `${action}: the key provider is unavailable; retry later`, ResultReason.GeneralFailure, { cause: e });
     case S.NOT_FOUND:
     case S.FAILED_PRECONDITION:
     case S.PERMISSION_DENIED:
     case S.UNAUTHENTICATED:
-      return new ServiceError(S.FAILED_PRECONDITION, `${action}: ${detail}`, kmip ?? ResultReason.PermissionDenied, { cause: e });
+      return new ServiceError(S.FAILED_PRECONDITION, `${action}: the key provider refused the operation`, kmip ?? ResultReason.PermissionDenied, { cause: e });
     case S.INVALID_ARGUMENT:
     case S.OUT_OF_RANGE:
-      return new ServiceError(S.INVALID_ARGUMENT, `${action}: ${detail}`, kmip ?? ResultReason.InvalidField, { cause: e });
+      return new ServiceError(S.INVALID_ARGUMENT, `${action}: the key provider refused the request as invalid`, kmip ?? ResultReason.InvalidField, { cause: e });
     case S.DATA_LOSS:
-      return new ServiceError(S.FAILED_PRECONDITION, `${action}: ${detail}`, kmip ?? ResultReason.CryptographicFailure, { cause: e });
+      return new ServiceError(S.FAILED_PRECONDITION, `${action}: the key material failed its integrity check`, kmip ?? ResultReason.CryptographicFailure, { cause: e });
     default:
       return new ServiceError(S.INTERNAL, `${action} failed in crk-wrapping`, ResultReason.GeneralFailure, { cause: e });
   }

@@ -73,7 +73,7 @@ describe('with WAIT for one replica', () => {
   it('refuses a Create no replica confirmed, then acknowledges once a replica follows', async () => {
     // 2 s: a replica that has just synced can take longer than a few hundred ms to acknowledge under load (CI).
     const waiting = await s.startReplica({ durability: { waitReplicas: 1, waitTimeoutMs: 2000 } });
-    const client = new lifecycleV1.KeyLifecycleClient(`127.0.0.1:${waiting.port}`, channelCredentials(s.lifecycleTls));
+    const client = new lifecycleV1.KeyLifecycleClient(`127.0.0.1:${waiting.port}`, channelCredentials(s.gatewayTls));
     try {
       const keysBefore = await standardKeys();
       const objects = await count();

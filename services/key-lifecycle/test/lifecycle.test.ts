@@ -361,7 +361,7 @@ describe('tenant isolation', () => {
 describe('concurrent callers on two replicas', () => {
   it('keep every Add Attribute and let exactly one Activate through', async () => {
     const replica = await s.startReplica();
-    const other = new lifecycleV1.KeyLifecycleClient(`127.0.0.1:${replica.port}`, channelCredentials(s.lifecycleTls));
+    const other = new lifecycleV1.KeyLifecycleClient(`127.0.0.1:${replica.port}`, channelCredentials(s.gatewayTls));
     try {
       const uid = await create(a);
       const n = 40;

@@ -27,7 +27,7 @@ beforeAll(async () => {
   });
   t = await s.createTenant();
   caller = { certFingerprint: certFingerprint(t.client.cert) };
-  lc = new lifecycleV1.KeyLifecycleClient(`localhost:${s.lifecyclePort}`, channelCredentials(s.pki.internal));
+  lc = new lifecycleV1.KeyLifecycleClient(`localhost:${s.lifecyclePort}`, channelCredentials(s.pki.gateway));
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
 // certificates from a throwaway CA.
 import { randomBytes, randomUUID } from 'crypto';
 import {
-  certFingerprint, channelCredentials, createCa, grpc, issueCertificate, Issued, kmipReasonOf, TlsFiles,
+  certFingerprint, channelCredentials, createCa, grpc, internalIdentity, issueCertificate, Issued, kmipReasonOf, Role, TlsFiles,
 } from '@keywarden/common';
 import { startCrkWrapping, CrkWrapping } from '@keywarden/crk-wrapping';
 import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
@@ -64,7 +64,12 @@ export interface Stack {
   lc: lifecycleV1.KeyLifecycleClient;
   /** Admin API client (as an operator). */
   admin: adminV1.AdminClient;
+  /** key-lifecycle's own identity (role key-lifecycle: crk-wrapping's only client). */
   lifecycleTls: TlsFiles;
+  /** A KMIP gateway's identity: may act for KMIP clients (`caller`), and watch revocations. */
+  gatewayTls: TlsFiles;
+  /** An operator's identity: the Admin API. */
+  adminTls: TlsFiles;
   wrappingAddress: string;
   call<Res>(method: keyof lifecycleV1.KeyLifecycleClient, req: unknown): Promise<Res>;
   adm<Res>(method: keyof adminV1.AdminClient, req: unknown): Promise<Res>;
@@ -79,15 +84,17 @@ export interface Stack {
 }
 
 export async function startStack(opts: Partial<KeyLifecycleOptions> & { redisArgs?: string[] } = {}): Promise<Stack> {
-  const ca = createCa('keywarden test CA');
-  const svc = (cn: string) => issueCertificate(ca, { commonName: cn, usage: 'both', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-  const wrappingTls = tls(ca, svc('crk-wrapping'));
-  const lifecycleTls = tls(ca, svc('key-lifecycle'));
-  const clientTls = tls(ca, issueCertificate(ca, { commonName: 'admin', usage: 'client' }));
+  // The internal CA: the services, the gateway and operators each with their role.
+  const ca = createCa('keywarden test internal CA');
+  const id = (role: Role, roleName?: string) => tls(ca, issueCertificate(ca, internalIdentity(role, { roleName })));
+  const wrappingTls = id('crk-wrapping');
+  const lifecycleTls = id('key-lifecycle');
+  const gatewayTls = id('kmip-gateway');
+  const adminTls = id('operator', 'admin');
 
   const redis = await startRedis({ args: opts.redisArgs });
   const emulator = await startEmulator({ port: 0 });
-  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: wrappingTls, masterKey: randomBytes(32) });
+  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: wrappingTls, masterKey: randomBytes(32), providerHosts: [new URL(emulator.url).host] });
   const wrappingAddress = `127.0.0.1:${wrapping.port}`;
   const { redisArgs: _r, ...lcOpts } = opts;
   const base: KeyLifecycleOptions = {
@@ -95,12 +102,11 @@ export async function startStack(opts: Partial<KeyLifecycleOptions> & { redisArg
   };
   const lifecycle = await startKeyLifecycle(base);
   const address = `127.0.0.1:${lifecycle.port}`;
-  const creds = channelCredentials(clientTls);
-  const lc = new lifecycleV1.KeyLifecycleClient(address, creds);
-  const admin = new adminV1.AdminClient(address, creds);
+  const lc = new lifecycleV1.KeyLifecycleClient(address, channelCredentials(gatewayTls));
+  const admin = new adminV1.AdminClient(address, channelCredentials(adminTls));
   const replicas: KeyLifecycle[] = [];
   const stack: Stack = {
-    redis, emulator, wrapping, lifecycle, ca, address, lc, admin, lifecycleTls, wrappingAddress,
+    redis, emulator, wrapping, lifecycle, ca, address, lc, admin, lifecycleTls, gatewayTls, adminTls, wrappingAddress,
     call: (m, req) => rpc(lc, m as string, req),
     adm: (m, req) => rpc(admin, m as string, req),
     addClient: async (tenantId) => {

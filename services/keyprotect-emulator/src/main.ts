@@ -4,6 +4,8 @@
 //   --data-dir DIR   persist state across restarts
 //   --tls-cert F --tls-key F   serve HTTPS
 //   --api-key K (repeatable; default: any non-empty key)   --token-ttl S
+//   --api-key-file F   accept the key in F (first line) too; unlike --api-key it
+//                      is not visible to other local users in the process list
 //   --rotation-interval S   --action-cooldown S   (service limits, default off)
 //   --latency-ms N --error-rate R --error-status S --retry-after S --down   (faults)
 import fs from 'fs';
@@ -11,6 +13,18 @@ import { parseArgs } from 'util';
 import { envInt } from '@keywarden/common';
 import { startEmulator } from './emulator';
 import { checkFaults } from './faults';
+
+/** The accepted API keys: --api-key values and the first line of --api-key-file; undefined = any key. */
+function apiKeys(inline: string[] | undefined, file: string | undefined): string[] | undefined {
+  if (!inline && !file) return undefined;
+  const keys = [...(inline ?? [])];
+  if (file) {
+    const k = fs.readFileSync(file, 'utf8').split(/\r?\n/)[0].trim();
+    if (!k) throw new Error(`--api-key-file ${file} is empty`);
+    keys.push(k);
+  }
+  return keys;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -21,6 +35,7 @@ async function main(): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'api-key': { type: 'string', multiple: true },
+      'api-key-file': { type: 'string' },
       'token-ttl': { type: 'string' },
       'rotation-interval': { type: 'string' },
       'action-cooldown': { type: 'string' },
@@ -54,7 +69,7 @@ async function main(): Promise<void> {
     host: values.host,
     dataDir: values['data-dir'],
     tls: values['tls-cert'] && values['tls-key'] ? { cert: fs.readFileSync(values['tls-cert']), key: fs.readFileSync(values['tls-key']) } : undefined,
-    apiKeys: values['api-key'],
+    apiKeys: apiKeys(values['api-key'], values['api-key-file']),
     tokenTtlSeconds: int(values['token-ttl'], 'token-ttl'),
     limits: { rotationIntervalSeconds: int(values['rotation-interval'], 'rotation-interval'), actionCooldownSeconds: int(values['action-cooldown'], 'action-cooldown') },
     faults: checkFaults(faults),

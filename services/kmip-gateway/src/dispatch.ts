@@ -8,7 +8,7 @@ import {
   decodeTtlv, encodeResponseTree, encodeTtlv, enumValueDefinedIn, isKmipError, responseVersion, versionKey,
 } from '@keywarden/kmip';
 import type { LifecycleBackend } from './backend';
-import { reasonForVersion, toItemResult } from './errors';
+import { internalErrorText, logItemFailure, newRef, reasonForVersion, toItemResult } from './errors';
 import { HANDLERS, OpContext } from './operations';
 
 export const DEFAULT_MAX_BATCH_ITEMS = 256;
@@ -82,6 +82,7 @@ export class Dispatcher {
       tree = decodeTtlv(bytes, { maxMessageSize: this.o.maxMessageSize });
     } catch (e) {
       const r = toItemResult(e);
+      if (r.unexpected) logItemFailure(this.o.log, r, e, {}, 'could not decode a request');
       return messageErrorResponse({ major: 1, minor: 0 }, r.resultReason, r.resultMessage);
     }
     let req: RequestMessage;
@@ -89,6 +90,7 @@ export class Dispatcher {
       req = decodeRequestTree(tree);
     } catch (e) {
       const r = toItemResult(e);
+      if (r.unexpected) logItemFailure(this.o.log, r, e, {}, 'could not decode a request');
       return messageErrorResponse(sniffVersion(tree), isKmipError(e) ? r.resultReason : ResultReason.InvalidMessage, r.resultMessage);
     }
     const version = responseVersion(req.header.protocolVersion);
@@ -105,8 +107,9 @@ export class Dispatcher {
       assertDefinedIn(tree, version);
       out = encodeTtlv(tree);
     } catch (e) {
-      this.o.log.error({ err: e }, 'could not encode a response');
-      return messageErrorResponse(version, ResultReason.GeneralFailure, 'internal server error');
+      const ref = newRef();
+      this.o.log.error({ ref, err: e }, 'could not encode a response');
+      return messageErrorResponse(version, ResultReason.GeneralFailure, internalErrorText(ref));
     }
     const max = req.header.maximumResponseSize;
     if (max !== undefined && max > 0 && out.length > max) {
@@ -171,7 +174,8 @@ export class Dispatcher {
         res = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, resultStatus: ResultStatus.Success, payload };
       } catch (e) {
         const r = toItemResult(e);
-        if (r.unexpected) this.o.log.error({ err: e, operation: item.operation }, 'batch item failed');
+        // The client reads only the fixed text and r.ref; the details are for the operator.
+        if (r.unexpected) logItemFailure(this.o.log, r, e, { operation: item.operation, fingerprint: ctx.caller.certFingerprint });
         res = failure(item, reasonForVersion(r.resultReason, item, ctx.version), r.resultMessage, r.resultStatus);
       }
     }

@@ -1,20 +1,48 @@
 // Any failure while serving a batch item becomes a KMIP Result Status,
-// Reason and Message. Known failures keep their message; anything unexpected
-// becomes General Failure with a fixed text (details go to the log only).
-import { grpc, isGrpcError, kmipReasonOf } from '@keywarden/common';
+// Reason and Message. A client's own error (unknown object, wrong state, bad
+// field, no permission) keeps the message key-lifecycle wrote for it. A
+// failure of ours or of the root-key provider gets a fixed text and a
+// correlation id: its details (addresses, instance ids, gRPC transport
+// errors) name internals and go to the gateway's log only, under that id.
+import { randomBytes } from 'crypto';
+import { Logger, detailOf, grpc, isGrpcError, kmipReasonOf } from '@keywarden/common';
 import { Operation, ProtocolVersion, RequestBatchItem, ResultReason, ResultStatus, enumValueDefinedIn, isKmipError, versionKey } from '@keywarden/kmip';
 
 export interface ItemResult {
   resultStatus: number;
   resultReason: number;
   resultMessage: string;
-  /** True when the cause is ours (log it with details), not the client's. */
+  /** True when the cause is ours or the provider's, not the client's: log it with details under `ref`. */
   unexpected: boolean;
+  /** Correlation id of an unexpected failure: in the client's message and in the log line. */
+  ref?: string;
+  /** A transient failure (a service or the provider unreachable, slow, overloaded): logged at warn, not error. */
+  transient?: boolean;
 }
 
 export const GENERAL_FAILURE_TEXT = 'internal server error';
+export const UNAVAILABLE_TEXT = 'key service temporarily unavailable; retry';
 
-/** KMIP Result Reason for a lifecycle gRPC status when the service did not name one. */
+/** A new correlation id: 8 hex digits, random per failure. */
+export function newRef(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** The client's text for an internal failure: fixed, plus the correlation id. */
+export function internalErrorText(ref: string): string {
+  return `${GENERAL_FAILURE_TEXT} (ref ${ref})`;
+}
+
+/** The client's text for a transient failure: fixed, plus the correlation id. */
+export function unavailableText(ref: string): string {
+  return `${UNAVAILABLE_TEXT} (ref ${ref})`;
+}
+
+/**
+ * gRPC statuses of a client's own error: key-lifecycle's message for these
+ * is meant for the client, and this is the KMIP Result Reason when the
+ * service did not name one.
+ */
 const REASON_BY_CODE: Partial<Record<grpc.status, number>> = {
   [grpc.status.NOT_FOUND]: ResultReason.ItemNotFound,
   [grpc.status.PERMISSION_DENIED]: ResultReason.PermissionDenied,
@@ -26,29 +54,59 @@ const REASON_BY_CODE: Partial<Record<grpc.status, number>> = {
   [grpc.status.OUT_OF_RANGE]: ResultReason.IndexOutOfBounds,
 };
 
+/** Statuses of a key service or provider that is unreachable, slow or overloaded: the client may retry. */
+const TRANSIENT = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED, grpc.status.ABORTED]);
+
+function failed(resultReason: number, resultMessage: string): ItemResult {
+  return { resultStatus: ResultStatus.OperationFailed, resultReason, resultMessage, unexpected: false };
+}
+
+function internal(resultReason: number = ResultReason.GeneralFailure): ItemResult {
+  const ref = newRef();
+  return { resultStatus: ResultStatus.OperationFailed, resultReason, resultMessage: internalErrorText(ref), unexpected: true, ref, transient: false };
+}
+
+function transient(resultReason: number): ItemResult {
+  const ref = newRef();
+  return { resultStatus: ResultStatus.OperationFailed, resultReason, resultMessage: unavailableText(ref), unexpected: true, ref, transient: true };
+}
+
+/**
+ * The KMIP result for a failure. Client errors (a KmipError other than
+ * General Failure; a gRPC status in REASON_BY_CODE) keep their message.
+ * UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED and ABORTED become the
+ * fixed "temporarily unavailable" text; INTERNAL, UNKNOWN, DATA_LOSS, any
+ * other status and anything else thrown become "internal server error" —
+ * both with a new correlation id (`ref`), and with the KMIP Result Reason
+ * the service named, if any. Log unexpected results with logItemFailure.
+ */
 export function toItemResult(err: unknown): ItemResult {
   if (isKmipError(err)) {
-    return { resultStatus: err.resultStatus, resultReason: err.resultReason, resultMessage: err.message, unexpected: err.resultReason === ResultReason.GeneralFailure };
+    if (err.resultReason === ResultReason.GeneralFailure) return internal();
+    return { resultStatus: err.resultStatus, resultReason: err.resultReason, resultMessage: err.message, unexpected: false };
   }
   if (isGrpcError(err)) {
-    const reason = kmipReasonOf(err) ?? REASON_BY_CODE[err.code as grpc.status];
-    switch (err.code) {
-      case grpc.status.UNAVAILABLE:
-      case grpc.status.DEADLINE_EXCEEDED:
-      case grpc.status.RESOURCE_EXHAUSTED:
-        // The key service or its root-key provider is unreachable or slow: a
-        // transient failure the client may retry; say so without internals.
-        return { resultStatus: ResultStatus.OperationFailed, resultReason: reason ?? ResultReason.GeneralFailure, resultMessage: `key service temporarily unavailable: ${err.details}`, unexpected: true };
-      case grpc.status.INTERNAL:
-      case grpc.status.UNKNOWN:
-      case grpc.status.DATA_LOSS:
-        if (reason === undefined || reason === ResultReason.GeneralFailure) {
-          return { resultStatus: ResultStatus.OperationFailed, resultReason: ResultReason.GeneralFailure, resultMessage: GENERAL_FAILURE_TEXT, unexpected: true };
-        }
-    }
-    if (reason !== undefined) return { resultStatus: ResultStatus.OperationFailed, resultReason: reason, resultMessage: err.details, unexpected: false };
+    const named = kmipReasonOf(err);
+    if (TRANSIENT.has(err.code)) return transient(named ?? ResultReason.GeneralFailure);
+    const byCode = REASON_BY_CODE[err.code as grpc.status];
+    if (byCode !== undefined) return failed(named ?? byCode, err.details);
+    return internal(named);
   }
-  return { resultStatus: ResultStatus.OperationFailed, resultReason: ResultReason.GeneralFailure, resultMessage: GENERAL_FAILURE_TEXT, unexpected: true };
+  return internal();
+}
+
+/**
+ * Logs an unexpected failure with everything an operator needs and the
+ * client must not see: the correlation id the client was given, the gRPC
+ * status and its details, and `context` (operation, client fingerprint).
+ * Transient failures at warn, the rest at error.
+ */
+export function logItemFailure(log: Logger, r: ItemResult, err: unknown, context: Record<string, unknown>, msg = 'batch item failed'): void {
+  const cause = detailOf(err);
+  const grpcFields = isGrpcError(err) ? { grpcCode: grpc.status[err.code] ?? err.code, details: err.details, ...(cause ? { cause } : {}) } : {};
+  const fields = { ref: r.ref, ...context, ...grpcFields, err };
+  if (r.transient) log.warn(fields, msg);
+  else log.error(fields, msg);
 }
 
 /**

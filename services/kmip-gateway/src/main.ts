@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // kmip-gateway process: configuration from the environment.
 //   KMIP_PORT (5696), KMIP_HOST (0.0.0.0)
-//   GATEWAY_TLS_DIR: server.crt/server.key for KMIP clients; ca.crt and
-//     kmip-gateway.crt/.key for mTLS to key-lifecycle
+//   GATEWAY_TLS_DIR: server.crt/server.key for KMIP clients; ca.crt (the
+//     internal CA) and kmip-gateway.crt/.key for mTLS to key-lifecycle, or
+//     those three in GATEWAY_INTERNAL_TLS_DIR
 //   KMIP_TRUST_MODE fingerprint|ca (fingerprint), KMIP_CLIENT_CA (PEM file, ca mode)
 //   KMIP_CIPHERS, KMIP_MIN_TLS (TLSv1.2), KMIP_MAX_MESSAGE_BYTES (1048576), KMIP_MAX_BATCH_ITEMS (256)
 //   KMIP_HANDSHAKE_TIMEOUT_MS (10000), KMIP_READ_TIMEOUT_MS (10000),
 //   KMIP_IDLE_TIMEOUT_MS (300000), KMIP_MAX_CONNECTIONS (20000)
 //   LIFECYCLE_ADDR (127.0.0.1:7001; dns:///name:port for round robin), LIFECYCLE_DEADLINE_MS (10000)
-//   METRICS_PORT (9401), HEALTH_ADDR (0.0.0.0:9411, gRPC health reflecting key-lifecycle)
+//   METRICS_PORT (9401), METRICS_HOST (0.0.0.0), HEALTH_ADDR (0.0.0.0:9411, gRPC health reflecting key-lifecycle)
 //   GATEWAY_INSECURE_BACKEND=true: plain gRPC to key-lifecycle (local only)
 import fs from 'fs';
 import path from 'path';
@@ -28,7 +29,9 @@ async function main(): Promise<void> {
   const log = createLogger('kmip-gateway');
   const tlsDir = envString('GATEWAY_TLS_DIR', './var/pki');
   const insecureBackend = envBool('GATEWAY_INSECURE_BACKEND', false);
-  const internal = insecureBackend ? undefined : loadTlsFiles(tlsDir, 'kmip-gateway');
+  // The gateway's internal identity (role kmip-gateway) and the internal CA,
+  // for mTLS to key-lifecycle; by default next to the KMIP server certificate.
+  const internal = insecureBackend ? undefined : loadTlsFiles(envString('GATEWAY_INTERNAL_TLS_DIR', tlsDir), 'kmip-gateway');
   const lifecycleAddr = envString('LIFECYCLE_ADDR', '127.0.0.1:7001');
   const backend = grpcLifecycleBackend({
     address: lifecycleAddr,
@@ -57,6 +60,7 @@ async function main(): Promise<void> {
     maxConnections: envInt('KMIP_MAX_CONNECTIONS', 20_000, 1),
     logger: log,
     metricsPort: envInt('METRICS_PORT', 9401, 0, 65535),
+    metricsHost: envString('METRICS_HOST', '0.0.0.0'),
   });
 
   // gRPC health for probes: SERVING while key-lifecycle answers its own health check.

@@ -52,6 +52,8 @@ export interface GatewayOptions {
   logger?: Logger;
   registry?: Registry;
   metricsPort?: number;
+  /** Address the metrics port binds (default 0.0.0.0). */
+  metricsHost?: string;
 }
 
 export interface Gateway {
@@ -199,7 +201,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     server.listen(o.port, o.host ?? '0.0.0.0', () => { server.off('error', reject); resolve(); });
   });
   server.on('error', (err) => log.error({ err }, 'server error'));
-  const metricsServer = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort) : undefined;
+  const metricsServer = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort, o.metricsHost) : undefined;
   const port = (server.address() as net.AddressInfo).port;
   log.info({ port, trustMode }, 'KMIP gateway listening');
 

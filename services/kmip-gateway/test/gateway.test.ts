@@ -20,7 +20,7 @@ let tenantB: TestTenant;
 
 beforeAll(async () => {
   stack = await startStack();
-  backend = grpcLifecycleBackend({ address: `localhost:${stack.lifecyclePort}`, tls: stack.pki.internal });
+  backend = grpcLifecycleBackend({ address: `localhost:${stack.lifecyclePort}`, tls: stack.pki.gateway });
   gw = await startGateway({ port: 0, host: '127.0.0.1', cert: stack.pki.server.cert, key: stack.pki.server.key, backend, readTimeoutMs: 1500 });
   tenantA = await stack.createTenant('tenant-a');
   tenantB = await stack.createTenant('tenant-b');
@@ -460,3 +460,46 @@ describe('metrics', () => {
   });
 });
 
+
+describe('trust boundaries on the KMIP port (docs/architecture.md, "Trust model")', () => {
+  const internalIds = () => [['an operator', stack.pki.admin], ['the gateway', stack.pki.gateway], ['key-lifecycle', stack.pki.lifecycle], ['crk-wrapping', stack.pki.wrapping]] as const;
+
+  test("keywarden's internal identities are not KMIP clients, and cannot be made ones", async () => {
+    for (const [what, id] of internalIds()) {
+      const c = await KmipClient.connect({ port: gw.port, ca: stack.pki.ca.cert, cert: id.cert, key: id.key });
+      try {
+        const r = await one(c, vcenter.create(1));
+        expect({ what, reason: r.resultReason }).toEqual({ what, reason: ResultReason.PermissionDenied });
+        expect(r.resultMessage).toContain(certFingerprint(id.cert.toString()));
+      } finally {
+        await c.close();
+      }
+      await expect(stack.adminCall('addCertificate', { tenantId: tenantA.id, pem: id.cert.toString() })).rejects.toMatchObject({ code: 3 });
+    }
+  });
+
+  test('ca trust mode: only certificates of the KMIP CA complete the handshake, registered or not', async () => {
+    const g = await startGateway({
+      port: 0, host: '127.0.0.1', cert: stack.pki.server.cert, key: stack.pki.server.key, backend, trustMode: 'ca', clientCa: stack.pki.ca.cert,
+    });
+    try {
+      const signed = issueCertificate(stack.pki.ca, { commonName: 'vcenter-ca-mode', usage: 'client' });
+      await stack.adminCall('addCertificate', { tenantId: tenantA.id, pem: signed.cert });
+      const ok = await KmipClient.connect({ port: g.port, ca: stack.pki.ca.cert, cert: signed.cert, key: signed.key });
+      expect((await one(ok, vcenter.create(1))).resultStatus).toBe(ResultStatus.Success);
+      await ok.close();
+      // Internal identities and a registered self-signed certificate: refused by TLS itself.
+      for (const id of [...internalIds().map(([, i]) => i), tenantA.client]) {
+        await expect(KmipClient.connect({ port: g.port, ca: stack.pki.ca.cert, cert: id.cert, key: id.key }).then(async (c) => {
+          try {
+            return await c.send(vcenter.discoverVersions());
+          } finally {
+            await c.close();
+          }
+        })).rejects.toThrow();
+      }
+    } finally {
+      await g.close(500);
+    }
+  });
+});

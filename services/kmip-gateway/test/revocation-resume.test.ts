@@ -15,13 +15,13 @@ afterAll(async () => { await stack?.close(); }, 30_000);
 
 test('revocations missed during a stream outage close connections after it resumes', async () => {
   const replica = () => startKeyLifecycle({
-    address: `127.0.0.1:${port}`, tls: stack.pki.internal, redisUrl: stack.redis.url,
-    wrappingAddress: `localhost:${stack.wrappingPort}`, wrappingTls: stack.pki.internal,
+    address: `127.0.0.1:${port}`, tls: stack.pki.lifecycle, redisUrl: stack.redis.url,
+    wrappingAddress: `localhost:${stack.wrappingPort}`, wrappingTls: stack.pki.lifecycle,
   });
   let port = 0;
   let a: KeyLifecycle = await replica();
   port = a.port;
-  const backend: LifecycleBackend = grpcLifecycleBackend({ address: `localhost:${port}`, tls: stack.pki.internal });
+  const backend: LifecycleBackend = grpcLifecycleBackend({ address: `localhost:${port}`, tls: stack.pki.gateway });
   const gw: Gateway = await startGateway({ port: 0, host: '127.0.0.1', cert: stack.pki.server.cert, key: stack.pki.server.key, backend });
   const t = await stack.createTenant();
   const c = await KmipClient.connect({ port: gw.port, ca: stack.pki.ca.cert, cert: t.client.cert, key: t.client.key });
@@ -47,7 +47,7 @@ test('revocations missed during a stream outage close connections after it resum
 test('while key-lifecycle is unreachable the revocation stream is retried once a second, not doubled by each failure', async () => {
   const port = await freePort(); // nothing listens there
   const failures: number[] = [];
-  const backend = grpcLifecycleBackend({ address: `127.0.0.1:${port}`, tls: stack.pki.internal, onWatchError: () => failures.push(Date.now()) });
+  const backend = grpcLifecycleBackend({ address: `127.0.0.1:${port}`, tls: stack.pki.gateway, onWatchError: () => failures.push(Date.now()) });
   const stop = backend.watchAccessRevocations(() => undefined);
   try {
     await new Promise((r) => setTimeout(r, 5_500));
@@ -85,7 +85,7 @@ async function blackHoleRelay(targetPort: number): Promise<{ port: number; black
 test('a key-lifecycle replica that vanishes without closing is given up by keepalive within 20 s (the stream is then replaced)', async () => {
   const relay = await blackHoleRelay(stack.lifecyclePort);
   const errors: number[] = [];
-  const backend = grpcLifecycleBackend({ address: `localhost:${relay.port}`, tls: stack.pki.internal, onWatchError: () => errors.push(Date.now()) });
+  const backend = grpcLifecycleBackend({ address: `localhost:${relay.port}`, tls: stack.pki.gateway, onWatchError: () => errors.push(Date.now()) });
   const stop = backend.watchAccessRevocations(() => undefined);
   try {
     await backend.identify({ caller: { certFingerprint: 'a'.repeat(64) } }).catch(() => undefined); // the connection is up

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { grpc } from '@keywarden/common';
-import { adminV1, lifecycleV1 } from '@keywarden/proto';
+import { adminV1 } from '@keywarden/proto';
 import { CliError, Ctx } from '../context';
 import { kv } from '../table';
 
@@ -34,20 +34,13 @@ async function watch(c: Ctx, job: adminV1.RewrapJob): Promise<adminV1.RewrapJob>
   return last;
 }
 
-/** After a shred, ask the key service for a few of the tenant's keys as one of its own clients would. */
+/** After a shred, ask the key service whether a few of the tenant's keys could still be served (as a KMIP Get would). */
 async function proveUnusable(c: Ctx, tenantId: string, sample: number): Promise<Array<{ uid: string; result: string }>> {
-  const certs = await c.call<adminV1.ListCertificatesResponse>('listCertificates', { tenantId });
   const keys = await c.call<adminV1.ListKeysResponse>('listKeys', { tenantId, limit: sample, pageToken: '' });
-  if (!certs.certificates.length || !keys.keys.length) return [];
-  const caller = { certFingerprint: certs.certificates[0].fingerprint };
   const out: Array<{ uid: string; result: string }> = [];
   for (const k of keys.keys) {
-    try {
-      await c.call<lifecycleV1.GetResponse>('lifecycle.get', { caller, uniqueIdentifier: k.uniqueIdentifier, keyFormatType: 0 });
-      out.push({ uid: k.uniqueIdentifier, result: 'STILL USABLE' });
-    } catch (e) {
-      out.push({ uid: k.uniqueIdentifier, result: `unusable: ${(e as Error).message}` });
-    }
+    const p = await c.call<adminV1.ProbeKeyResponse>('probeKey', { tenantId, uniqueIdentifier: k.uniqueIdentifier });
+    out.push({ uid: k.uniqueIdentifier, result: p.usable ? 'STILL USABLE' : `unusable: ${p.detail}` });
   }
   return out;
 }
@@ -92,7 +85,7 @@ export function register(program: Command, ctx: () => Ctx): void {
       const s = await c.call<adminV1.RootKeyStatus>('shredRootKey', { tenantId, confirmTenantId: o.confirm });
       const proof = await proveUnusable(c, tenantId, Number(o.sample));
       const lines = proof.map((p) => `  ${p.uid}: ${p.result}`);
-      c.out(`${statusText(s)}\nproof (Get as the tenant's client):\n${lines.length ? lines.join('\n') : '  (no keys or no certificates to try)'}`, { status: s, proof });
+      c.out(`${statusText(s)}\nproof (each key as a KMIP Get would be served now):\n${lines.length ? lines.join('\n') : '  (no keys to try)'}`, { status: s, proof });
       if (proof.some((p) => p.result === 'STILL USABLE')) throw new CliError('some keys are still usable after the shred', 1);
     });
 }

@@ -25,7 +25,7 @@ function credentialFrom(o: { credentialEnv?: string; credentialFile?: string; cr
   }
   if (o.credentialFile) return { credential: fs.readFileSync(o.credentialFile, 'utf8').trim() };
   if (o.credentialRef) {
-    if (!/^(file:|env:)/.test(o.credentialRef)) throw new CliError('--credential-ref must be file:<path> or env:<NAME> (read by crk-wrapping)', 2);
+    if (!/^(file:|env:)/.test(o.credentialRef)) throw new CliError('--credential-ref must be file:<path> (inside WRAPPING_CREDENTIALS_DIR of crk-wrapping) or env:KEYWARDEN_CRED_<NAME> (read by crk-wrapping)', 2);
     return { credentialRef: o.credentialRef };
   }
   return {};
@@ -50,7 +50,7 @@ export function register(program: Command, ctx: () => Ctx): void {
     .option('--name <name>', 'display name')
     .option('--credential-env <NAME>', 'read the API key / PIN from this environment variable (sealed with the master key)')
     .option('--credential-file <path>', 'read the API key / PIN from this file (sealed with the master key)')
-    .option('--credential-ref <ref>', 'file:<path> or env:<NAME> that crk-wrapping reads at use (a mounted secret)')
+    .option('--credential-ref <ref>', 'file:<path> in WRAPPING_CREDENTIALS_DIR of crk-wrapping, or env:KEYWARDEN_CRED_<NAME>: what crk-wrapping reads at use (a mounted secret)')
     .action(async (id: string, o) => {
       const kind = KINDS[o.provider];
       if (kind === undefined) throw new CliError(`--provider must be one of ${Object.keys(KINDS).join(', ')}`, 2);

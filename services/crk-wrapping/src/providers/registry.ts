@@ -7,6 +7,7 @@ import type { WrappingMetrics } from '../metrics';
 import { Breaker } from '../resilience/breaker';
 import { KpClient } from './keyprotect/client';
 import { conventionMismatch, DEFAULT_IAM_ENDPOINT, normalizeEndpoint } from './keyprotect/endpoints';
+import { HostAllowList } from './keyprotect/hosts';
 import { HttpClient } from './keyprotect/http';
 import { IamTokens } from './keyprotect/iam';
 import { KeyProtectProvider } from './keyprotect/provider';
@@ -21,6 +22,8 @@ export interface RegistryOptions {
   metrics?: WrappingMetrics;
   /** Plain http to non-loopback hosts (local stacks only). */
   allowHttp: boolean;
+  /** Host patterns Key Protect, HPCS and IAM URLs must match (hosts.ts; e.g. DEFAULT_PROVIDER_HOSTS). */
+  providerHosts: readonly string[];
   /** Extra CA (PEM) trusted for provider HTTPS, besides the system roots. */
   providerCa?: Buffer;
   /** PKCS#11 module paths that may be loaded (a request names one). */
@@ -54,8 +57,10 @@ export class ProviderRegistry {
   private readonly http: HttpClient;
   private readonly transport: Transport;
   private readonly iam: IamTokens;
+  private readonly hosts: HostAllowList;
 
   constructor(private readonly o: RegistryOptions) {
+    this.hosts = new HostAllowList(o.providerHosts);
     this.http = new HttpClient(o.providerCa);
     this.transport = new Transport(this.http, o.resilience, o.metrics);
     this.iam = new IamTokens(this.transport, (origin) => this.iamBreaker(origin), o.metrics);
@@ -108,8 +113,8 @@ export class ProviderRegistry {
   private keyProtect(kind: 'keyprotect' | 'hpcs', p: wrappingV1.Provider): WrapProvider {
     if (!p.endpoint) throw badRequest(`provider.endpoint is required for ${kind} (the key-management base URL)`);
     if (!INSTANCE_ID.test(p.instanceId)) throw badRequest('provider.instance_id must be the service instance GUID');
-    const endpoint = normalizeEndpoint(p.endpoint, 'provider.endpoint', this.o.allowHttp);
-    const iamEndpoint = normalizeEndpoint(p.iamEndpoint || DEFAULT_IAM_ENDPOINT, 'provider.iam_endpoint', this.o.allowHttp);
+    const endpoint = this.endpoint(p.endpoint, 'provider.endpoint');
+    const iamEndpoint = this.endpoint(p.iamEndpoint || DEFAULT_IAM_ENDPOINT, 'provider.iam_endpoint');
     const key = `${kind}\n${endpoint}\n${iamEndpoint}\n${p.instanceId}`;
     let provider = this.providers.get(key);
     if (!provider) {
@@ -121,6 +126,13 @@ export class ProviderRegistry {
       this.providers.set(key, provider);
     }
     return provider;
+  }
+
+  /** A checked base URL: well-formed, and its host on the allow-list (before any credential is resolved). */
+  private endpoint(raw: string, what: string): string {
+    const endpoint = normalizeEndpoint(raw, what, this.o.allowHttp);
+    this.hosts.check(new URL(endpoint), what);
+    return endpoint;
   }
 
   private pkcs11(p: wrappingV1.Provider): WrapProvider {

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'crypto';
-import { certFingerprint, normalizeFingerprint } from '@keywarden/common';
+import { certFingerprint, normalizeFingerprint, peerFromCertificate } from '@keywarden/common';
 import type { adminV1 } from '@keywarden/proto';
 import type { Core } from '../core';
 import { adminError } from '../errors';
@@ -42,6 +42,12 @@ export function parseClientCertificate(pem: string, now = Date.now()): ParsedCer
     x = new X509Certificate(m[0]);
   } catch (e) {
     throw adminError.invalid(`not a valid X.509 certificate: ${(e as Error).message}`);
+  }
+  // keywarden's own identities (services, operators) are not KMIP clients, and
+  // a certificate that tries to name one is suspect wherever it came from.
+  const peer = peerFromCertificate(x);
+  if (peer.role || peer.refusal) {
+    throw adminError.invalid(`"${dn(x.subject)}" ${peer.role ? `is keywarden's internal ${peer.role} identity` : `names a keywarden role (${peer.refusal})`}; it cannot be registered as a KMIP client`);
   }
   if (x.ca) throw adminError.invalid(`"${dn(x.subject)}" is a CA certificate; register the client's own certificate`);
   const notAfter = new Date(x.validTo);

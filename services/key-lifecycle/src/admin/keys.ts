@@ -1,9 +1,10 @@
+import { isGrpcError, ServiceError } from '@keywarden/common';
 import type { adminV1 } from '@keywarden/proto';
 import type { Core } from '../core';
 import { adminError } from '../errors';
 import { allAttributes, nameValues } from '../model/attributes';
 import type { KeyRecord } from '../model/record';
-import { applyDueTransitions } from '../model/state';
+import { applyDueTransitions, isDestroyed } from '../model/state';
 import { attributeOut } from '../operations/common';
 import { requireTenant } from './tenants';
 
@@ -53,4 +54,28 @@ export async function getKey(core: Core, req: adminV1.GetKeyRequest): Promise<ad
   const o = req.uniqueIdentifier ? await core.store.getObject(t.id, req.uniqueIdentifier) : undefined;
   if (!o) throw adminError.notFound(`tenant "${t.id}" has no key "${req.uniqueIdentifier}"`);
   return keyInfo(o.rec);
+}
+
+/**
+ * Whether a KMIP Get of the key would be served now, asked of the provider
+ * (never the cache); the material is zeroed at once and never leaves here.
+ */
+export async function probeKey(core: Core, req: adminV1.ProbeKeyRequest): Promise<adminV1.ProbeKeyResponse> {
+  const t = await requireTenant(core, req.tenantId);
+  const o = req.uniqueIdentifier ? await core.store.getObject(t.id, req.uniqueIdentifier) : undefined;
+  if (!o) throw adminError.notFound(`tenant "${t.id}" has no key "${req.uniqueIdentifier}"`);
+  const rec = core.current(o, req.uniqueIdentifier);
+  try {
+    if (isDestroyed(rec.state)) return { usable: false, detail: 'the object has been destroyed; its key material no longer exists' };
+    core.assertNotShredded(t);
+    (await core.unseal(t, rec, { fresh: true })).fill(0);
+    return { usable: true, detail: '' };
+  } catch (e) {
+    if (e instanceof ServiceError) {
+      // Operators also get what the provider said (a KMIP client reads only the first part).
+      const cause = (e as { cause?: unknown }).cause;
+      return { usable: false, detail: isGrpcError(cause) && cause.details ? `${e.message} (${cause.details})` : e.message };
+    }
+    throw e;
+  }
 }

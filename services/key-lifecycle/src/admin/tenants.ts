@@ -8,6 +8,17 @@ import { adminWrappingError } from './errors';
 
 const TENANT_ID = /^[a-z0-9-]{1,63}$/;
 const P = adminV1.ProviderKind;
+/** Prefix of the environment variables an env: reference may name (crk-wrapping refuses any other). */
+const ENV_PREFIX = 'KEYWARDEN_CRED_';
+/** Longest file: or env: reference crk-wrapping accepts. */
+const MAX_REF = 1024;
+/**
+ * Provider fields that decide where the tenant's credential is sent (or, for
+ * PKCS#11, which token gets the PIN): changing one needs the credential again.
+ */
+const CREDENTIAL_BOUND: ReadonlyArray<[keyof TenantRecord, string]> = [
+  ['kind', 'provider.kind'], ['endpoint', 'provider.endpoint'], ['iamEndpoint', 'provider.iam_endpoint'], ['instanceId', 'provider.instance_id'],
+];
 
 export async function tenantOut(core: Core, t: TenantRecord): Promise<adminV1.Tenant> {
   const [keys, certs] = await Promise.all([core.store.objectCount(t.id), core.store.certificateCount(t.id)]);
@@ -51,10 +62,35 @@ async function credentialOf(core: Core, credential: string | undefined, ref: str
     }
   }
   if (ref !== undefined && ref !== '') {
-    if (!/^(file:.+|env:[A-Za-z_][A-Za-z0-9_]*)$/.test(ref)) throw adminError.invalid('credential_ref must be "file:<path>" or "env:<NAME>"');
+    checkCredentialRef(ref);
     return { credentialRef: ref, credentialSource: ref };
   }
   return undefined;
+}
+
+/**
+ * The syntax crk-wrapping accepts, checked before anything is stored or sent
+ * (crk-wrapping enforces it, and that the file lies inside its credentials
+ * directory, WRAPPING_CREDENTIALS_DIR): `file:` and an absolute path without
+ * "..", or `env:KEYWARDEN_CRED_<NAME>`.
+ */
+function checkCredentialRef(ref: string): void {
+  const usage = `credential_ref must be "file:<absolute path in crk-wrapping's credentials directory>" or "env:${ENV_PREFIX}<NAME>"`;
+  if (ref.length > MAX_REF) throw adminError.invalid(`${usage}; this one is longer than ${MAX_REF} characters`);
+  if (ref.startsWith('file:')) {
+    const p = ref.slice(5);
+    // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+    if (/[\u0000-\u001f\u007f]/.test(p)) throw adminError.invalid(`${usage}; this path contains a control character`);
+    if (p.includes('://') || p.startsWith('//')) throw adminError.invalid(`${usage}; a URL is not a path`);
+    if (!p.startsWith('/')) throw adminError.invalid(`${usage}; this path is not absolute`);
+    if (p.split('/').includes('..')) throw adminError.invalid(`${usage}; ".." is not allowed in the path`);
+    return;
+  }
+  if (ref.startsWith('env:')) {
+    if (!new RegExp(`^${ENV_PREFIX}[A-Z0-9_]+$`).test(ref.slice(4))) throw adminError.invalid(`${usage}; only variables named ${ENV_PREFIX}<NAME> (capital letters, digits, "_") may be named`);
+    return;
+  }
+  throw adminError.invalid(usage);
 }
 
 /** Refuses a configuration whose root key is not usable. */
@@ -126,6 +162,12 @@ export async function updateTenant(core: Core, req: adminV1.UpdateTenantRequest)
     if (next.crkId !== t.crkId && (await core.store.objectCount(t.id)) > 0) {
       throw adminError.precondition('the tenant has keys wrapped by its current root key; rotate that key instead of replacing it');
     }
+  }
+  // Checked before sealing: a refused update leaves nothing behind.
+  const given = Boolean(req.credential || req.credentialRef);
+  const moved = CREDENTIAL_BOUND.filter(([k]) => next[k] !== t[k]).map(([, name]) => name);
+  if (moved.length > 0 && !given) {
+    throw adminError.invalid(`changing ${moved.join(', ')} would send the tenant's stored credential to another place: give the credential (or credential_ref) again in the same update`);
   }
   const cred = await credentialOf(core, req.credential, req.credentialRef);
   if (cred) Object.assign(next, cred);

@@ -18,7 +18,7 @@ export interface TenantRecord {
   iamEndpoint: string;
   instanceId: string;
   crkId: string;
-  /** "sealed:<base64>", "file:<path>" or "env:<NAME>" — never a credential in clear. */
+  /** "sealed:<base64>", "file:<path>" (inside crk-wrapping's credentials directory) or "env:KEYWARDEN_CRED_<NAME>" — never a credential in clear. */
   credentialRef: string;
   credentialSource: string;
   createdAt: string;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'crypto';
+import { WrappingError } from '../../errors';
 import type { Breaker } from '../../resilience/breaker';
 import { HttpResponse, NetworkError } from './http';
 import type { IamTokens } from './iam';
@@ -68,6 +69,7 @@ export class KpClient {
         return { url, method: c.method, headers, body };
       }, c.idempotent, deadline);
       if (res.status >= 200 && res.status < 300) return res;
+      if (res.status >= 300 && res.status < 400) throw redirected(this.target.kind === 'hpcs' ? 'Hyper Protect Crypto Services' : 'Key Protect', this.base.host, res.status, 'provider.endpoint');
       // An expired or revoked token: the request was not processed, so one
       // retry with a fresh token is safe for any call.
       if (res.status === 401 && !refreshed) {
@@ -86,6 +88,14 @@ export class KpClient {
       throw new KpHttpError(res.status, 'UNPARSABLE_BODY', 'the answer is not JSON');
     }
   }
+}
+
+/**
+ * A redirect is never followed (http.ts): the bearer token or API key would
+ * go to a host the allow-list never saw. The Location is not repeated.
+ */
+export function redirected(service: string, host: string, status: number, field: string): WrappingError {
+  return new WrappingError('PROVIDER_REJECTED', `${service} at ${host} answered with a redirect (HTTP ${status}); crk-wrapping does not follow redirects: set ${field} to the service's own URL`);
 }
 
 function kpError(res: HttpResponse): KpHttpError {

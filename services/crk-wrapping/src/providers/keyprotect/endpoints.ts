@@ -21,19 +21,22 @@ const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
  * Validates a configured base URL and returns it without a trailing "/" or
  * "/api/v2". Plain http is accepted for loopback hosts (tests, the local
  * emulator) or when allowHttp is set: the bearer token travels with every call.
+ * Whether the host may be contacted at all is HostAllowList's business (hosts.ts).
  */
 export function normalizeEndpoint(raw: string, what: string, allowHttp: boolean): string {
   let u: URL;
   try {
     u = new URL(raw);
   } catch {
-    throw badRequest(`${what} "${raw}" is not a URL`);
+    // Not echoed: a malformed URL may still hold a password.
+    throw badRequest(`${what} is not a URL`);
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw badRequest(`${what} must be an https URL`);
+  if (u.username || u.password) throw badRequest(`${what} must not carry credentials (user:password@): crk-wrapping sends the tenant's own`);
+  if (u.search || u.hash) throw badRequest(`${what} must not carry a query or a fragment`);
   if (u.protocol === 'http:' && !allowHttp && !LOOPBACK.test(u.hostname)) {
     throw badRequest(`${what} ${u.origin} is plain http; use https (or set WRAPPING_ALLOW_HTTP=true for a local stack)`);
   }
-  if (u.username || u.password || u.search || u.hash) throw badRequest(`${what} must not carry credentials, a query or a fragment`);
   const path = u.pathname.replace(/\/+$/, '').replace(/\/api\/v2$/, '');
   return `${u.origin}${path}`;
 }

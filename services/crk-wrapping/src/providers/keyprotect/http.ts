@@ -3,7 +3,10 @@ import https from 'https';
 import tls from 'tls';
 
 // A small keep-alive HTTP(S) client for the provider REST calls: one agent per
-// origin, a timeout per request, a bounded response body.
+// origin, a timeout per request, a bounded response body. It never follows a
+// redirect (node's http.request does not): a 3xx is handed back like any other
+// answer, and the callers refuse it, so a request and its token or API key go
+// only to the host that passed the allow-list (hosts.ts).
 
 export interface HttpResponse {
   status: number;

@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { WrappingError } from '../../errors';
 import type { WrappingMetrics } from '../../metrics';
 import type { Breaker } from '../../resilience/breaker';
+import { redirected } from './client';
 import { NetworkError } from './http';
 import type { Transport } from './transport';
 
@@ -102,6 +103,7 @@ export class IamTokens {
       return { token: body.access_token, expiresAt: now + lifetime, refreshAt: now + lifetime - Math.min(REFRESH_MARGIN_MS, lifetime / 2) };
     }
     this.metrics?.tokenRefreshes.inc({ result: String(res.status) });
+    if (res.status >= 300 && res.status < 400) throw redirected('IAM', url.host, res.status, 'provider.iam_endpoint');
     const detail = iamErrorDetail(res.body, apiKey);
     if (res.status === 429) throw new WrappingError('RATE_LIMITED', `IAM at ${url.host} is rate limiting token requests${detail}`);
     if (res.status >= 500) throw new WrappingError('PROVIDER_UNAVAILABLE', `IAM at ${url.host} answered ${res.status}${detail}`);

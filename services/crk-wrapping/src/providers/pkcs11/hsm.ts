@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'crypto';
 import * as pkcs11js from 'pkcs11js';
 import { badRequest, WrappingError } from '../../errors';
 
@@ -97,13 +97,46 @@ export class Pkcs11Module {
   }
 }
 
-/** One token: a session pool and its login state. */
+/**
+ * How long a PIN the token rejected is refused without asking the token
+ * again: a tenant with a wrong PIN must not lock the token (HSMs count failed
+ * logins) nor log the other tenants of the token out on every call.
+ */
+const REJECTED_PIN_MS = 5_000;
+
+/**
+ * One token: a session pool and its login state.
+ *
+ * PKCS#11 login state belongs to the application and token, not to a
+ * session: one C_Login serves every session, and a C_Logout ends it for all
+ * of them. Tenants sharing a token each present a PIN, so:
+ * - a PIN counts as verified only after a C_Login with it succeeded in the
+ *   current login state; an operation whose PIN is not the verified one logs
+ *   out and logs in with its own (CKR_USER_ALREADY_LOGGED_IN is never taken
+ *   as a verdict on a PIN: it logs out and in again);
+ * - operations under the verified PIN run concurrently; one that must log in
+ *   waits until they have finished and runs alone meanwhile, so no tenant is
+ *   logged out in the middle of an operation;
+ * - a lost session or an unexpected "not logged in" clears the verified PIN,
+ *   so the next operation logs in again (and is checked again).
+ */
 export class Token {
   private readonly free: Buffer[] = [];
   private readonly waiting: Array<{ resolve: (s: Buffer) => void; reject: (e: unknown) => void }> = [];
   private open = 0;
-  private pinHash?: Buffer;
   readonly mech: number;
+  /** Digests are keyed per process, so a memory dump gives no plain PIN hash to guess against. */
+  private readonly digestKey = randomBytes(32);
+  /** Digest of the PIN the current login state was verified with. */
+  private verified?: Buffer;
+  /** The PIN the token rejected last, refused without a login until `until`. */
+  private rejected?: { digest: Buffer; until: number; error: unknown };
+  /** Operations running under the verified PIN. */
+  private running = 0;
+  /** An operation holds the token alone to log in. */
+  private loggingIn = false;
+  /** Operations waiting: under the verified PIN once it matches theirs, or to log in once nothing runs. */
+  private readonly queue: Array<{ digest: Buffer; grant: (login: boolean) => void }> = [];
 
   constructor(readonly lib: pkcs11js.PKCS11, private readonly slot: Buffer, readonly label: string, private readonly poolSize: number) {
     const mechs = new Set(lib.C_GetMechanismList(slot));
@@ -112,41 +145,106 @@ export class Token {
     else throw new WrappingError('PROVIDER_REJECTED', `token "${label}" supports neither CKM_AES_KEY_WRAP_PAD nor CKM_AES_KEY_WRAP`);
   }
 
-  /** Runs fn with a session of its own, logged in with the user PIN. */
+  /** Runs fn with a session of its own, logged in with this user PIN (verified by the token). */
   async with<T>(pin: string, fn: (session: Buffer) => Promise<T>): Promise<T> {
-    const session = await this.acquire();
+    const digest = createHmac('sha256', this.digestKey).update(pin).digest();
+    this.refuseRejected(digest);
+    let running = !(await this.enter(digest));
+    let session: Buffer | undefined;
     let lost = false;
     try {
-      this.login(session, pin);
+      session = await this.acquire();
+      if (!running) {
+        this.logIn(session, pin, digest);
+        // Verified: go on like any operation under this PIN, and let the others with it in.
+        this.loggingIn = false;
+        this.running++;
+        running = true;
+        this.pump();
+      }
       return await fn(session);
     } catch (e) {
       const code = pkcs11Code(e);
       lost = code !== undefined && SESSION_LOST.has(code);
+      // Logged out under our feet (the token was reset, or another user of the library logged out).
+      if (code === pkcs11js.CKR_USER_NOT_LOGGED_IN) this.verified = undefined;
       throw e;
     } finally {
-      this.release(session, lost);
+      if (session) this.release(session, lost);
+      if (running) this.running--;
+      else this.loggingIn = false;
+      this.pump();
     }
   }
 
-  private login(session: Buffer, pin: string): void {
-    const h = createHash('sha256').update(pin).digest();
-    if (this.pinHash && timingSafeEqual(h, this.pinHash)) return;
-    // Login is per application and token; a different PIN (rotated, or
-    // wrong) is checked by logging in again.
-    if (this.pinHash) {
-      this.pinHash = undefined;
-      try {
-        this.lib.C_Logout(session);
-      } catch {
-        // not logged in
+  /** Resolves false to run under the verified PIN, true to log in first (alone). */
+  private enter(digest: Buffer): Promise<boolean> {
+    if (!this.loggingIn && this.queue.length === 0 && this.isVerified(digest)) {
+      this.running++;
+      return Promise.resolve(false);
+    }
+    return new Promise((grant) => {
+      this.queue.push({ digest, grant });
+      this.pump();
+    });
+  }
+
+  /** Lets waiting operations in, in order: while their PIN is the verified one, or alone to log in. */
+  private pump(): void {
+    while (!this.loggingIn && this.queue.length > 0) {
+      const head = this.queue[0];
+      if (this.isVerified(head.digest)) {
+        this.queue.shift();
+        this.running++;
+        head.grant(false);
+      } else if (this.running === 0) {
+        this.queue.shift();
+        this.loggingIn = true;
+        head.grant(true);
+      } else {
+        return; // a login waits for the running operations; later arrivals wait behind it
       }
     }
+  }
+
+  private isVerified(digest: Buffer): boolean {
+    return this.verified !== undefined && timingSafeEqual(digest, this.verified);
+  }
+
+  private refuseRejected(digest: Buffer): void {
+    const r = this.rejected;
+    if (r && Date.now() < r.until && timingSafeEqual(digest, r.digest)) throw r.error;
+  }
+
+  /** Called alone (nothing else runs on the token): logs out whatever login there is, then in with this PIN. */
+  private logIn(session: Buffer, pin: string, digest: Buffer): void {
+    this.refuseRejected(digest); // rejected while this one waited
+    this.verified = undefined;
+    this.logOut(session);
     try {
-      this.lib.C_Login(session, pkcs11js.CKU_USER, pin);
+      try {
+        this.lib.C_Login(session, pkcs11js.CKU_USER, pin);
+      } catch (e) {
+        // Someone else logged in between (another user of the library in this
+        // process): that says nothing about this PIN, so check it for real.
+        if (pkcs11Code(e) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw e;
+        this.logOut(session);
+        this.lib.C_Login(session, pkcs11js.CKU_USER, pin);
+      }
     } catch (e) {
-      if (pkcs11Code(e) !== pkcs11js.CKR_USER_ALREADY_LOGGED_IN) throw e;
+      if (isPinError(e)) this.rejected = { digest, until: Date.now() + REJECTED_PIN_MS, error: e };
+      throw e;
     }
-    this.pinHash = h;
+    this.verified = digest;
+    if (this.rejected && timingSafeEqual(this.rejected.digest, digest)) this.rejected = undefined;
+  }
+
+  private logOut(session: Buffer): void {
+    try {
+      this.lib.C_Logout(session);
+    } catch (e) {
+      if (pkcs11Code(e) !== pkcs11js.CKR_USER_NOT_LOGGED_IN) throw e;
+    }
   }
 
   private async acquire(): Promise<Buffer> {
@@ -174,7 +272,8 @@ export class Token {
       return;
     }
     this.open--;
-    this.pinHash = undefined;
+    // The login state may have gone with the session (a removed token, a reset): verify again.
+    this.verified = undefined;
     try {
       this.lib.C_CloseSession(session);
     } catch {
@@ -192,10 +291,12 @@ export class Token {
 
   close(): void {
     try {
+      // Closing the last session ends the login too.
       this.lib.C_CloseAllSessions(this.slot);
     } catch {
       // finalized already
     }
+    this.verified = undefined;
     this.free.length = 0;
     this.open = 0;
   }
