@@ -3,20 +3,41 @@
 // for a missing uid), an unregistered certificate is refused with Permission
 // Denied naming its fingerprint, and removing a certificate closes its open
 // connection at once and refuses new ones.
-import { certFingerprint, issueCertificate } from '@keywarden/common';
+import { execFileSync } from 'child_process';
+import { X509Certificate } from 'crypto';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { certFingerprint, Issued, issueCertificate } from '@keywarden/common';
+import type { adminV1 } from '@keywarden/proto';
 import { interopSuite, steps } from './harness';
+
+/** A self-signed certificate made the common way (`openssl req -x509`, which sets CA:TRUE), as vCenter may have. */
+function opensslSelfSigned(): Issued {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kw-selfsigned-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=vcenter-selfsigned', '-days', '30',
+      '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem')], { stdio: 'ignore' });
+    return { cert: fs.readFileSync(path.join(dir, 'c.pem'), 'utf8'), key: fs.readFileSync(path.join(dir, 'k.pem'), 'utf8') };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 let s: ReturnType<typeof steps>;
 let uid: string;
 let events: string[];
 const stranger = issueCertificate(null, { commonName: 'stranger', usage: 'client' });
 let removedCert: string;
+const selfSigned = opensslSelfSigned();
+let selfSignedWarnings: string[];
 
 interopSuite(async (io) => {
   const owner = await io.stack.createTenant();
   const other = await io.stack.createTenant();
   const removed = await io.stack.createTenant();
   removedCert = removed.client.cert;
+  selfSignedWarnings = (await io.stack.adminCall<object, adminV1.Certificate>('addCertificate', { tenantId: owner.id, pem: selfSigned.cert })).warnings;
   events = [];
   const r = await io.run('identity.py', {
     version: '1.1',
@@ -25,6 +46,7 @@ interopSuite(async (io) => {
     other: io.writeClient('other', other.client),
     stranger: io.writeClient('stranger', stranger),
     removed: io.writeClient('removed', removed.client),
+    selfsigned: io.writeClient('selfsigned', selfSigned),
   }, {
     onEvent: async (ev, stdin) => {
       events.push(ev.event);
@@ -75,4 +97,11 @@ test('a removed certificate: its open connection is closed by the server, a new 
   const again = s.ok('removedNewConnection');
   expect(again).toMatchObject({ ok: false, status: 'OPERATION_FAILED', reason: 'PERMISSION_DENIED' });
   expect(again.message).toContain(`sha256:${certFingerprint(removedCert)}`);
+});
+
+test('a self-signed CA:TRUE certificate made by openssl is registered with a warning and works as a KMIP client', () => {
+  expect(new X509Certificate(selfSigned.cert).ca).toBe(true);
+  expect(selfSignedWarnings).toEqual([expect.stringContaining('self-signed with CA:TRUE')]);
+  expect(s.ok('selfSignedCreate')).toMatch(/\S/);
+  expect(s.ok('selfSignedGet')).toBe(32);
 });

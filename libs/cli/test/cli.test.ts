@@ -4,7 +4,7 @@ import { X509Certificate } from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { certFingerprint, createCsr } from '@keywarden/common';
+import { certFingerprint, createCa, createCsr } from '@keywarden/common';
 import { run } from '@keywarden/cli';
 import { lifecycleV1 } from '@keywarden/proto';
 import { TestStack, TestTenant, startStack } from '../../../test/lib';
@@ -116,6 +116,26 @@ describe('certificates', () => {
     expect((await kw('cert', 'remove', fpColons)).code).toBe(0);
     expect((await kw('cert', 'list', '--tenant', tenant.id)).out).not.toContain(certFingerprint(pem));
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('add from DER; a self-signed CA:TRUE certificate is accepted with a warning; a file that is no certificate exits 2', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kw-cli-der-'));
+    try {
+      const selfSigned = createCa('vcenter-der');
+      const der = path.join(dir, 'vc.der');
+      fs.writeFileSync(der, new X509Certificate(selfSigned.cert).raw);
+      const added = await kw('cert', 'add', tenant.id, der);
+      expect(added.code).toBe(0);
+      expect(added.out).toContain(certFingerprint(selfSigned.cert));
+      expect(added.err).toMatch(/^warning: .*self-signed with CA:TRUE/m);
+      const junk = path.join(dir, 'junk.bin');
+      fs.writeFileSync(junk, Buffer.from([0x30, 0x82, 0x01, 0x00, 0xde, 0xad]));
+      const bad = await kw('cert', 'add', tenant.id, junk);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toContain('neither a PEM');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

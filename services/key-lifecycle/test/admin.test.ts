@@ -13,7 +13,8 @@ let s: Stack;
 let redis: Redis;
 
 beforeAll(async () => {
-  s = await startStack();
+  // Strict mode (no key cache): "revokes every Get at once" counts on every Get asking the provider.
+  s = await startStack({ cacheTtlMs: 0 });
   redis = new Redis(s.redis.url);
 });
 
@@ -92,7 +93,19 @@ describe('certificates', () => {
     expect(await failure(s.adm('addCertificate', { tenantId: 'certs', pem: 'hello' }))).toMatchObject({ message: expect.stringContaining('no PEM certificate') });
     const expired = issueCertificate(s.ca, { commonName: 'old', usage: 'client', notBefore: new Date(Date.now() - 2e9), notAfter: new Date(Date.now() - 1e9) });
     expect(await failure(s.adm('addCertificate', { tenantId: 'certs', pem: expired.cert }))).toMatchObject({ message: expect.stringContaining('expired') });
-    expect(await failure(s.adm('addCertificate', { tenantId: 'certs', pem: createCa().cert }))).toMatchObject({ message: expect.stringContaining('CA certificate') });
+    // An intermediate CA (not self-signed): the client's issuer registered by mistake.
+    const intermediate = issueCertificate(createCa(), { commonName: 'vcenter issuing CA', usage: 'ca' });
+    expect(await failure(s.adm('addCertificate', { tenantId: 'certs', pem: intermediate.cert }))).toMatchObject({ message: expect.stringContaining('is a CA certificate issued by') });
+  });
+
+  it('accepts a self-signed CA:TRUE certificate (pinned by fingerprint) and says why that is safe', async () => {
+    const selfSigned = createCa('vcenter-selfsigned');
+    const added = await s.adm<adminV1.Certificate>('addCertificate', { tenantId: 'certs', pem: selfSigned.cert });
+    expect(added.fingerprint).toBe(certFingerprint(selfSigned.cert));
+    expect(added.warnings).toEqual([expect.stringMatching(/self-signed with CA:TRUE.*SHA-256 fingerprint/)]);
+    // Listing does not repeat the warning; it was for the moment of registration.
+    const listed = (await s.adm<adminV1.ListCertificatesResponse>('listCertificates', { tenantId: 'certs' })).certificates.find((c) => c.fingerprint === added.fingerprint);
+    expect(listed?.warnings).toEqual([]);
   });
 
   it('ends access at once when removed: Identify fails and every replica streams the revocation', async () => {

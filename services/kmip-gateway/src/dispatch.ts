@@ -3,7 +3,7 @@
 // Batch Item ID is echoed; the answer is in the request's protocol version.
 import type { Logger } from '@keywarden/common';
 import {
-  BatchErrorContinuationOption, CodecReason, Operation, ProtocolVersion, RequestBatchItem, RequestMessage,
+  BatchErrorContinuationOption, CodecReason, ENUM_INFO, Operation, ProtocolVersion, RequestBatchItem, RequestMessage,
   ResponseBatchItem, ResponseMessage, ResultReason, ResultStatus, Tag, TtlvNode, assertDefinedIn, decodeRequestTree,
   decodeTtlv, encodeResponseTree, encodeTtlv, enumValueDefinedIn, isKmipError, responseVersion, versionKey,
 } from '@keywarden/kmip';
@@ -70,6 +70,12 @@ function sniffVersion(tree: TtlvNode): ProtocolVersion {
     // fall through
   }
   return { major: 1, minor: 0 };
+}
+
+/** An operation as the KMIP specification names it ("Create Key Pair"), or its number when no version defines it. */
+export function operationName(op: number): string {
+  const name = ENUM_INFO.get('Operation')?.values.find((v) => v.value === op)?.specName;
+  return name ?? `operation 0x${op.toString(16).padStart(8, '0')}`;
 }
 
 export class Dispatcher {
@@ -162,12 +168,12 @@ export class Dispatcher {
     if (v !== undefined && !enumValueDefinedIn('Operation', item.operation, v)) {
       // Not an operation of the request's version (Discover Versions in 1.0, an unknown number):
       // Operation Not Supported, and no Operation field, since the version has no value for it.
-      const { operation: _omitted, ...rest } = failure(item, ResultReason.OperationNotSupported, `operation 0x${item.operation.toString(16)} is not defined in KMIP ${v}`);
+      const { operation: _omitted, ...rest } = failure(item, ResultReason.OperationNotSupported, `${operationName(item.operation)} is not defined in KMIP ${v}`);
       res = rest;
     } else if (item.payloadError) {
       res = failure(item, item.payloadError.resultReason, item.payloadError.message);
     } else if (!handler) {
-      res = failure(item, ResultReason.OperationNotSupported, `operation 0x${item.operation.toString(16)} is not supported`);
+      res = failure(item, ResultReason.OperationNotSupported, `${operationName(item.operation)} is not supported`);
     } else {
       try {
         const payload = await handler(ctx, item.payload);

@@ -178,6 +178,26 @@ describe('batches, versions and limits', () => {
     await c.close();
   });
 
+  test('an unsupported operation is named in its error text, in every version', async () => {
+    const c = await connect(tenantA);
+    try {
+      const versions = [{ major: 1, minor: 0 }, { major: 1, minor: 1 }, { major: 1, minor: 2 }, { major: 1, minor: 4 }, { major: 2, minor: 0 }, { major: 2, minor: 1 }];
+      for (const v of versions) {
+        const ops: Array<[number, string]> = [[Operation.CreateKeyPair, 'Create Key Pair'], [Operation.ReKey, 'Re-key']];
+        if (v.major > 1 || v.minor >= 2) ops.push([Operation.Encrypt, 'Encrypt']);
+        for (const [operation, name] of ops) {
+          const r = await one(c, request([{ operation, payload: {} }], v));
+          expect({ v, reason: r.resultReason, message: r.resultMessage }).toEqual({ v, reason: ResultReason.OperationNotSupported, message: `${name} is not supported` });
+        }
+      }
+      // Encrypt is not a KMIP 1.1 operation: named, and said to be undefined there.
+      const r = await one(c, request([{ operation: Operation.Encrypt, payload: {} }], { major: 1, minor: 1 }));
+      expect(r.resultMessage).toBe('Encrypt is not defined in KMIP 1.1');
+    } finally {
+      await c.close();
+    }
+  });
+
   test('Maximum Response Size is honoured with Response Too Large', async () => {
     const c = await connect(tenantA);
     const uid = (await one(c, vcenter.create(1))).payload.uniqueIdentifier;

@@ -1,7 +1,7 @@
 """Who may do what: tenant isolation, an unregistered certificate, and a
 certificate removed while its connection is open.
 
-Config: host, port, ca, owner, other, stranger, removed (each {cert, key}),
+Config: host, port, ca, owner, other, stranger, removed, selfsigned (each {cert, key}),
 version. The owner creates a key; the other tenant's certificate must not see
 it in any way (Item Not Found with the same message as a missing uid, absent
 from Locate). The stranger's certificate is refused with Permission Denied
@@ -71,13 +71,32 @@ owner.close()
 steps.results["fingerprints"] = {"ok": True, "value": {
     "stranger": fingerprint(cfg["stranger"]), "removed": fingerprint(cfg["removed"]),
 }}
-stranger = client(cfg, cfg["stranger"], version)
-steps.run("strangerCreate", lambda: attempt(lambda: stranger.create(enums.CryptographicAlgorithm.AES, 256)))
-steps.run("strangerGet", lambda: attempt(lambda: stranger.get(uid)))
-steps.run("strangerLocate", lambda: attempt(lambda: stranger.locate()))
-stranger.close()
+# The gateway closes an unregistered certificate's connection right after its
+# Permission Denied answer: each attempt on a connection of its own.
+
+
+def as_stranger(fn):
+    c = client(cfg, cfg["stranger"], version)
+    try:
+        return attempt(lambda: fn(c))
+    finally:
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001 - the server closed it
+            pass
+
+
+steps.run("strangerCreate", lambda: as_stranger(lambda c: c.create(enums.CryptographicAlgorithm.AES, 256)))
+steps.run("strangerGet", lambda: as_stranger(lambda c: c.get(uid)))
+steps.run("strangerLocate", lambda: as_stranger(lambda c: c.locate()))
 
 # --- a certificate removed while connected ----------------------------------
+# vCenter's own kind of certificate: self-signed, CA:TRUE (openssl req -x509), pinned by its fingerprint.
+selfsigned = client(cfg, cfg["selfsigned"], version)
+ssuid = steps.run("selfSignedCreate", lambda: selfsigned.create(enums.CryptographicAlgorithm.AES, 256))
+steps.run("selfSignedGet", lambda: len(selfsigned.get(ssuid).value))
+selfsigned.close()
+
 removed = client(cfg, cfg["removed"], version)
 kept = steps.run("removedBefore", lambda: removed.create(enums.CryptographicAlgorithm.AES, 256))
 steps.event("connected", fingerprint=fingerprint(cfg["removed"]))

@@ -23,6 +23,17 @@ export interface ParsedCertificate {
   notBefore: string;
   notAfter: string;
   clientAuth: boolean;
+  /** Accepted, but worth the operator's attention (never stored). */
+  warnings: string[];
+}
+
+/** Signed by its own key (subject = issuer): a certificate made with `openssl req -x509`, as vCenter makes its own. */
+function selfSigned(x: X509Certificate): boolean {
+  try {
+    return x.subject === x.issuer && x.checkIssued(x) && x.verify(x.publicKey);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -49,7 +60,18 @@ export function parseClientCertificate(pem: string, now = Date.now()): ParsedCer
   if (peer.role || peer.refusal) {
     throw adminError.invalid(`"${dn(x.subject)}" ${peer.role ? `is keywarden's internal ${peer.role} identity` : `names a keywarden role (${peer.refusal})`}; it cannot be registered as a KMIP client`);
   }
-  if (x.ca) throw adminError.invalid(`"${dn(x.subject)}" is a CA certificate; register the client's own certificate`);
+  const warnings: string[] = [];
+  if (x.ca) {
+    // The common way to make a self-signed certificate (`openssl req -x509`) sets CA:TRUE, and so may
+    // vCenter. keywarden pins a registered certificate by its fingerprint: it is that certificate and
+    // nothing it might sign, so the flag grants nothing here. A CA that is not self-signed is an
+    // intermediate: almost certainly the issuer of the client's certificate, registered by mistake.
+    if (!selfSigned(x)) throw adminError.invalid(`"${dn(x.subject)}" is a CA certificate issued by "${dn(x.issuer)}"; register the client's own certificate, not its CA's`);
+    warnings.push(
+      `"${dn(x.subject)}" is self-signed with CA:TRUE. It is accepted because keywarden identifies a client by this exact certificate ` +
+      '(its SHA-256 fingerprint): certificates it might sign are not trusted. In the gateway\'s "ca" trust mode a client certificate must chain to the KMIP CA instead.',
+    );
+  }
   const notAfter = new Date(x.validTo);
   if (notAfter.getTime() < now) throw adminError.invalid(`the certificate "${dn(x.subject)}" expired on ${notAfter.toISOString()}`);
   const eku = x.keyUsage as string[] | undefined;
@@ -68,25 +90,26 @@ export function parseClientCertificate(pem: string, now = Date.now()): ParsedCer
     notBefore: new Date(x.validFrom).toISOString(),
     notAfter: notAfter.toISOString(),
     clientAuth,
+    warnings,
   };
 }
 
-export function certificateOut(c: CertificateRecord): adminV1.Certificate {
+export function certificateOut(c: CertificateRecord, warnings: string[] = []): adminV1.Certificate {
   return {
     fingerprint: c.fingerprint, tenantId: c.tenant, subject: c.subject, issuer: c.issuer,
-    notBefore: c.notBefore, notAfter: c.notAfter, addedAt: c.addedAt, clientAuth: c.clientAuth,
+    notBefore: c.notBefore, notAfter: c.notAfter, addedAt: c.addedAt, clientAuth: c.clientAuth, warnings,
   };
 }
 
 export async function addCertificate(core: Core, req: adminV1.AddCertificateRequest): Promise<adminV1.Certificate> {
   const t = await requireTenant(core, req.tenantId);
-  const p = parseClientCertificate(req.pem);
+  const { warnings, ...p } = parseClientCertificate(req.pem);
   const rec: CertificateRecord = { ...p, tenant: t.id, addedAt: new Date().toISOString() };
   const r = await core.store.addCertificate(rec);
-  if (r === 'SAME') return certificateOut((await core.store.getCertificate(p.fingerprint)) ?? rec);
+  if (r === 'SAME') return certificateOut((await core.store.getCertificate(p.fingerprint)) ?? rec, warnings);
   if (r.startsWith('OWNED:')) throw adminError.exists(`this certificate is already registered to tenant "${r.slice(6)}"; a certificate belongs to one tenant`);
   if (r === 'NOTENANT') throw adminError.notFound(`no tenant "${t.id}"`);
-  return certificateOut(rec);
+  return certificateOut(rec, warnings);
 }
 
 export async function listCertificates(core: Core, req: adminV1.ListCertificatesRequest): Promise<adminV1.ListCertificatesResponse> {
