@@ -66,6 +66,14 @@ function createKey(t: TestTenant): Promise<string> {
   }, (err, r) => { c.close(); if (err) reject(err); else resolve(r.uniqueIdentifier); }));
 }
 
+/** Tags a key as vCenter does (Add Attribute of a custom text attribute). */
+function tagKey(t: TestTenant, uid: string, name: string, text: string): Promise<void> {
+  const c = new lifecycleV1.KeyLifecycleClient(`localhost:${stack.lifecyclePort}`, require('@keywarden/common').channelCredentials(stack.pki.gateway));
+  return new Promise((resolve, reject) => c.addAttribute({
+    caller: { certFingerprint: certFingerprint(t.client.cert) }, uniqueIdentifier: uid, attribute: { name, index: 0, value: { textString: text } as never },
+  }, (err) => { c.close(); if (err) reject(err); else resolve(); }));
+}
+
 describe('tenants', () => {
   test('create (new root key in the emulator), list, show, delete with confirmation', async () => {
     process.env.KW_TEST_APIKEY = 'test-api-key';
@@ -180,6 +188,28 @@ describe('keys and root keys', () => {
     expect(new Set(after.map((k) => k.crkVersion))).toEqual(new Set([res.status.currentVersion]));
     const again = await Promise.all(uids.map((u) => getKey(tenant, u)));
     again.forEach((k, i) => expect(Buffer.from(k.keyMaterial).equals(Buffer.from(before[i].keyMaterial))).toBe(true));
+  });
+
+  test("key list shows vCenter's tags as columns and finds the key of one VM (--vm, --tag)", async () => {
+    const t = await stack.createTenant('cli-vms');
+    const [a, b, host] = [await createKey(t), await createKey(t), await createKey(t)];
+    for (const [uid, name, component, id] of [[a, 'vm-alpha', 'Virtual Machine', 'id-a'], [b, 'vm-<b>', 'Virtual Machine', 'id-b'], [host, 'esx-01', 'Host', 'id-h']]) {
+      await tagKey(t, uid, 'x-Name', name);
+      await tagKey(t, uid, 'x-Component', component);
+      await tagKey(t, uid, 'x-Identifier', id);
+    }
+    const all = await kw('key', 'list', t.id);
+    expect(all.out).toMatch(/VM\/HOST \(x-Name\)\s+COMPONENT\s+IDENTIFIER/);
+    expect(all.out).toMatch(new RegExp(`${a}\\s+Pre-Active\\s+vm-alpha\\s+Virtual Machine\\s+id-a`));
+    const one = JSON.parse((await kw('--json', 'key', 'list', t.id, '--vm', 'vm-<b>')).out) as Array<{ uniqueIdentifier: string }>;
+    expect(one.map((k) => k.uniqueIdentifier)).toEqual([b]);
+    const hosts = JSON.parse((await kw('--json', 'key', 'list', t.id, '--tag', 'x-Component=Host')).out) as Array<{ uniqueIdentifier: string }>;
+    expect(hosts.map((k) => k.uniqueIdentifier)).toEqual([host]);
+    expect(JSON.parse((await kw('--json', 'key', 'list', t.id, '--vm', 'vm-alpha', '--tag', 'x-Identifier=id-b')).out)).toEqual([]);
+    // Paging through matches: one per page, every match once.
+    const paged = JSON.parse((await kw('--json', 'key', 'list', t.id, '--tag', 'x-Component=Virtual Machine', '--limit', '1', '--all')).out) as Array<{ uniqueIdentifier: string }>;
+    expect(paged.map((k) => k.uniqueIdentifier)).toEqual([a, b]);
+    expect((await kw('key', 'list', t.id, '--tag', 'no-equals')).code).toBe(2);
   });
 
   test('shred deletes the root key and proves the keys unusable', async () => {

@@ -36,17 +36,50 @@ function offsetOf(token: string): number {
   return n;
 }
 
+/** The values of a custom text attribute (x-Name, ...) of a record. */
+function textValues(r: KeyRecord, name: string): string[] {
+  return (r.attrs[name]?.items ?? []).flatMap((i) => (i.v.t === 'text' ? [i.v.v] : []));
+}
+
+const MAX_FILTERS = 8;
+/** Keys looked at per page when filtering, at most: a page answers with fewer matches rather than scan a whole region. */
+const MAX_SCAN = 10_000;
+
 export async function listKeys(core: Core, req: adminV1.ListKeysRequest): Promise<adminV1.ListKeysResponse> {
   const t = await requireTenant(core, req.tenantId);
   const limit = Math.min(req.limit || DEFAULT_LIMIT, MAX_LIMIT);
   const offset = offsetOf(req.pageToken);
-  const ids = await core.store.listObjectIds(t.id, offset, offset + limit);
-  const page = ids.slice(0, limit);
-  const objs = await core.store.getObjects(t.id, page);
-  return {
-    keys: objs.filter((o) => o !== undefined).map((o) => keyInfo(o.rec)),
-    nextPageToken: ids.length > limit ? Buffer.from(String(offset + limit)).toString('base64url') : '',
-  };
+  const filters = Object.entries(req.attributes ?? {});
+  if (filters.length > MAX_FILTERS) throw adminError.invalid(`at most ${MAX_FILTERS} attribute filters`);
+  if (filters.length === 0) {
+    const ids = await core.store.listObjectIds(t.id, offset, offset + limit);
+    const page = ids.slice(0, limit);
+    const objs = await core.store.getObjects(t.id, page);
+    return {
+      keys: objs.filter((o) => o !== undefined).map((o) => keyInfo(o.rec)),
+      nextPageToken: ids.length > limit ? Buffer.from(String(offset + limit)).toString('base64url') : '',
+    };
+  }
+  // Filtered: walk the tenant's keys in creation order until `limit` match.
+  const keys: adminV1.KeyInfo[] = [];
+  let at = offset;
+  const chunk = 200;
+  for (;;) {
+    const ids = await core.store.listObjectIds(t.id, at, at + chunk - 1);
+    if (ids.length === 0) return { keys, nextPageToken: '' };
+    const objs = await core.store.getObjects(t.id, ids);
+    for (let i = 0; i < objs.length; i++) {
+      const o = objs[i];
+      at++;
+      if (o && filters.every(([name, value]) => textValues(o.rec, name).includes(value))) keys.push(keyInfo(o.rec));
+      if (keys.length === limit) {
+        const more = i < objs.length - 1 || ids.length === chunk;
+        return { keys, nextPageToken: more ? Buffer.from(String(at)).toString('base64url') : '' };
+      }
+    }
+    if (ids.length < chunk) return { keys, nextPageToken: '' };
+    if (at - offset >= MAX_SCAN) return { keys, nextPageToken: Buffer.from(String(at)).toString('base64url') };
+  }
 }
 
 export async function getKey(core: Core, req: adminV1.GetKeyRequest): Promise<adminV1.KeyInfo> {
