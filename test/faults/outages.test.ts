@@ -15,9 +15,10 @@ let backend: LifecycleBackend;
 let gw: Gateway;
 
 // A key-lifecycle of our own (the stack's stays up for the Admin API), so this suite can stop and restart it.
+// Strict mode (no key cache): "root-key provider down" expects every Get to ask the provider.
 const startLifecycle = () => startKeyLifecycle({
   address: `127.0.0.1:${lifecyclePort}`, tls: stack.pki.lifecycle, redisUrl: stack.redis.url,
-  wrappingAddress: `localhost:${stack.wrappingPort}`, wrappingTls: stack.pki.lifecycle,
+  wrappingAddress: `localhost:${stack.wrappingPort}`, wrappingTls: stack.pki.lifecycle, cacheTtlMs: 0,
 });
 
 beforeAll(async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { setTimeout as sleep } from 'timers/promises';
 import { grpc, isGrpcError, normalizeFingerprint, prom, ServiceError } from '@keywarden/common';
 import type { Logger } from '@keywarden/common';
@@ -9,6 +10,7 @@ import { cloneRecord, KeyRecord, nowSeconds } from './model/record';
 import { applyDueTransitions } from './model/state';
 import { channels } from './store/keys';
 import { CallerContext, isRedisFailure, NotReplicatedError, Store, TenantRecord, Versioned, WriteResult } from './store/store';
+import { UnwrapGate } from './unwrap-gate';
 import { isNotFound, Wrapping, wrappingFailure } from './wrapping';
 
 // What every KeyLifecycle operation shares: resolving the caller to its
@@ -58,6 +60,7 @@ export class Core {
     readonly cache: PlaintextCache,
     readonly log: Logger,
     readonly metrics?: CoreMetrics,
+    readonly unwraps = new UnwrapGate(),
   ) {}
 
   // ---- callers ----
@@ -214,23 +217,53 @@ export class Core {
   // ---- key material ----
 
   /**
-   * Plaintext of a record's key (cache, else crk-wrapping; `fresh` always
-   * asks crk-wrapping). Never stored, never logged.
+   * Plaintext of a record's key: from the key cache, else unwrapped through
+   * crk-wrapping within the tenant's unwrap limits, sharing a call already in
+   * flight for the same key (docs/key-lifecycle.md, "Key cache"). `version`
+   * is the record version the caller read from Redis: an entry stored for
+   * another version (any change made through keywarden) does not answer.
+   * `fresh`, and strict mode (cache lifetime 0), ask the provider every time
+   * with a call of their own. Never stored elsewhere, never logged.
    */
-  async unseal(t: TenantRecord, rec: KeyRecord, o: { fresh?: boolean } = {}): Promise<Buffer> {
-    if (!rec.sealedRef) throw illegalOperation('the object has no key material');
-    const cached = o.fresh ? undefined : this.cache.get(t.id, rec.uid, rec.sealedRef);
+  async unseal(t: TenantRecord, rec: KeyRecord, o: { fresh?: boolean; version?: string } = {}): Promise<Buffer> {
+    const sealedRef = rec.sealedRef;
+    if (!sealedRef) throw illegalOperation('the object has no key material');
+    if (o.fresh || !this.cache.enabled) return this.unwraps.limited(t.id, () => this.unwrap(t, rec.uid, sealedRef));
+    const tag = this.cacheTag(t, sealedRef, o.version ?? '');
+    const cached = this.cache.get(t.id, rec.uid, tag);
     if (cached) return cached;
+    // Read now: an invalidation from here on (while waiting for a turn too) keeps the result out of the cache.
+    const epoch = this.cache.epoch;
+    return this.unwraps.shared(t.id, `${t.id}/${rec.uid}/${tag}`, async () => {
+      const since = Date.now();
+      const plaintext = await this.unwrap(t, rec.uid, sealedRef);
+      this.cache.put(t.id, rec.uid, tag, plaintext, { since, epoch });
+      return plaintext;
+    });
+  }
+
+  /**
+   * What a cache entry must match to answer: the record version, its sealed
+   * reference and the tenant's provider fields, hashed (short, and nothing
+   * of the reference kept in memory).
+   */
+  private cacheTag(t: TenantRecord, sealedRef: string, version: string): string {
+    return createHash('sha256')
+      .update([version, sealedRef, t.kind, t.endpoint, t.iamEndpoint, t.instanceId, t.crkId, t.credentialRef].join('\0'))
+      .digest('base64url');
+  }
+
+  /** One unwrap through crk-wrapping. */
+  private async unwrap(t: TenantRecord, uid: string, sealedRef: string): Promise<Buffer> {
     let res;
     try {
-      res = await this.wrapping.unseal(t, { tenantId: t.id, uid: rec.uid }, Buffer.from(rec.sealedRef, 'base64'));
+      res = await this.wrapping.unseal(t, { tenantId: t.id, uid }, Buffer.from(sealedRef, 'base64'));
     } catch (e) {
       throw wrappingFailure(e, 'unwrapping the key');
     }
-    this.cache.put(t.id, rec.uid, rec.sealedRef, res.plaintext);
     if (res.rewrappedSealedRef.length > 0) {
       // The root key was rotated since the seal: store the newer reference in the background.
-      void this.adoptRewrapped(t, rec.uid, rec.sealedRef, res.rewrappedSealedRef, res.rewrappedCrkVersion);
+      void this.adoptRewrapped(t, uid, sealedRef, res.rewrappedSealedRef, res.rewrappedCrkVersion);
     }
     return res.plaintext;
   }

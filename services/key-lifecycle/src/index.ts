@@ -7,12 +7,13 @@ import {
 import { adminV1, lifecycleV1 } from '@keywarden/proto';
 import { adminService } from './admin-service';
 import { RewrapJobs } from './admin/rewrap';
-import { PlaintextCache } from './cache';
+import { DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_TTL_MS, PlaintextCache, registerCacheMetrics } from './cache';
 import { Core, createMetrics } from './core';
 import { lifecycleService } from './lifecycle-service';
 import { Notifications } from './notifications';
 import { connectRedis, createRedisConnection, describeTarget, RedisTarget, retireRedis, watchRedis } from './redis-connection';
 import { Store } from './store/store';
+import { DEFAULT_UNWRAP_LIMITS, registerUnwrapMetrics, UnwrapGate } from './unwrap-gate';
 import { Wrapping, WrappingDeadlines } from './wrapping';
 
 export interface KeyLifecycleOptions {
@@ -43,8 +44,22 @@ export interface KeyLifecycleOptions {
     waitReplicas?: number;
     waitTimeoutMs?: number;
   };
-  /** Plaintext cache lifetime for Get; 0 (default) = no cache. Bounds the revocation delay. */
+  /**
+   * Key cache: how long a key unwrapped by this replica may answer Gets,
+   * counted from its unwrap (default 30000). The delay before a change made
+   * directly in the provider stops Gets; 0 = strict mode (every Get asks the
+   * provider). Changes made through keywarden apply at once either way.
+   */
   cacheTtlMs?: number;
+  /** Most keys the cache holds; the least recently used go first (default 100000). */
+  cacheMaxEntries?: number;
+  /**
+   * Unwrap calls to crk-wrapping in flight per tenant (default 16) and waiting
+   * beyond them (default 1000); a Get beyond that, or waiting longer than the
+   * wrapping data deadline, fails at once with UNAVAILABLE.
+   */
+  unwrapConcurrency?: number;
+  unwrapQueue?: number;
   wrappingDeadlines?: WrappingDeadlines;
   /** How often sealed-object removals that failed at Destroy time are retried. */
   destroySweepMs?: number;
@@ -111,11 +126,18 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
     connections.push(sub);
 
     const store = new Store(redis, log, { writer, waitReplicas, waitTimeoutMs: opts.durability?.waitTimeoutMs, auditMaxLen: opts.auditMaxLen });
-    const cache = new PlaintextCache(opts.cacheTtlMs ?? 0);
+    const cache = new PlaintextCache(opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, opts.cacheMaxEntries ?? DEFAULT_CACHE_MAX_ENTRIES);
     const notifications = await Notifications.start(sub, log, cache);
     const wrapping = new Wrapping(opts.wrappingAddress, opts.wrappingTls, opts.wrappingDeadlines);
+    const unwraps = new UnwrapGate({
+      concurrency: opts.unwrapConcurrency ?? DEFAULT_UNWRAP_LIMITS.concurrency,
+      queue: opts.unwrapQueue ?? DEFAULT_UNWRAP_LIMITS.queue,
+      queueTimeoutMs: opts.wrappingDeadlines?.dataMs ?? DEFAULT_UNWRAP_LIMITS.queueTimeoutMs,
+    });
     const registry = createRegistry('key-lifecycle');
-    const core = new Core(store, wrapping, cache, log, createMetrics(registry));
+    registerCacheMetrics(registry, cache);
+    registerUnwrapMetrics(registry, unwraps);
+    const core = new Core(store, wrapping, cache, log, createMetrics(registry), unwraps);
     const jobs = new RewrapJobs(core);
 
     // Who may call what: docs/architecture.md, "Trust model". A plaintext server (development) checks no one.
@@ -147,7 +169,7 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
 
     let metrics: MetricsServer | undefined;
     if (opts.metricsPort !== undefined) metrics = await startMetricsServer(registry, opts.metricsPort, opts.metricsHost);
-    log.info({ port, healthPort: healthServer?.port, ...describeTarget(target), wrapping: opts.wrappingAddress, cacheTtlMs: cache.ttlMs, waitReplicas }, 'key-lifecycle listening');
+    log.info({ port, healthPort: healthServer?.port, ...describeTarget(target), wrapping: opts.wrappingAddress, cacheTtlMs: cache.ttlMs, cacheMaxEntries: cache.maxEntries, unwrapLimits: unwraps.limits, waitReplicas }, 'key-lifecycle listening');
 
     return {
       port,
@@ -179,7 +201,9 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
   }
 }
 
-export { PlaintextCache } from './cache';
+export { DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_TTL_MS, PlaintextCache } from './cache';
+export { DEFAULT_UNWRAP_LIMITS, UnwrapGate } from './unwrap-gate';
+export type { UnwrapLimits } from './unwrap-gate';
 export type { RedisTarget, SentinelAddress, SentinelTarget, UrlTarget } from './redis-connection';
 export { Store } from './store/store';
 export type { KeyRecord } from './model/record';

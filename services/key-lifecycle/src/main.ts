@@ -5,8 +5,11 @@
 //     REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE
 //   HEALTH_ADDR (0.0.0.0:9412): plaintext gRPC health, NOT_SERVING while Redis is unreachable
 //   METRICS_PORT (9402), METRICS_HOST (0.0.0.0)
+//   LIFECYCLE_CACHE_TTL_MS (30000; 0 = strict mode, every Get asks the provider),
+//     LIFECYCLE_CACHE_MAX_ENTRIES (100000): the key cache
+//   LIFECYCLE_UNWRAP_CONCURRENCY (16), LIFECYCLE_UNWRAP_QUEUE (1000): unwrap calls per tenant in flight, and waiting
 import { createLogger, envBool, envInt, envOptional, envString, loadTlsFiles } from '@keywarden/common';
-import { startKeyLifecycle } from './index';
+import { DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_TTL_MS, DEFAULT_UNWRAP_LIMITS, startKeyLifecycle } from './index';
 import { redisTargetFromEnv } from './redis-connection';
 
 async function main(): Promise<void> {
@@ -30,7 +33,10 @@ async function main(): Promise<void> {
       waitReplicas: envInt('REDIS_WAIT_REPLICAS', 0, 0, 16),
       waitTimeoutMs: envInt('REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
     },
-    cacheTtlMs: envInt('LIFECYCLE_CACHE_TTL_MS', 0, 0, 3_600_000),
+    cacheTtlMs: envInt('LIFECYCLE_CACHE_TTL_MS', DEFAULT_CACHE_TTL_MS, 0, 3_600_000),
+    cacheMaxEntries: envInt('LIFECYCLE_CACHE_MAX_ENTRIES', DEFAULT_CACHE_MAX_ENTRIES, 1, 10_000_000),
+    unwrapConcurrency: envInt('LIFECYCLE_UNWRAP_CONCURRENCY', DEFAULT_UNWRAP_LIMITS.concurrency, 1, 1024),
+    unwrapQueue: envInt('LIFECYCLE_UNWRAP_QUEUE', DEFAULT_UNWRAP_LIMITS.queue, 0, 100_000),
   });
   const stop = () => {
     log.info('shutting down');

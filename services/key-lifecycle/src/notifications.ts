@@ -6,15 +6,23 @@ import { channels } from './store/keys';
 
 // Redis pub/sub between key-lifecycle replicas: certificate revocations (to
 // every WatchAccessRevocations stream, so each gateway closes the client's
-// connections) and plaintext-cache invalidations.
+// connections) and key-cache invalidations. While the subscription is down
+// (from the moment the connection closes until the channels are subscribed
+// again) this replica may be missing invalidations, so its key cache serves
+// nothing; it starts again empty.
 
 export interface Revocation {
   fingerprint: string;
   reason: string;
 }
 
+const CHANNELS = [channels.revocations, channels.invalidate];
+
 export class Notifications {
   private readonly events = new EventEmitter();
+  /** Counts connection losses, so a resubscription overtaken by another loss is not taken for a live one. */
+  private cuts = 0;
+  private closed = false;
 
   private constructor(private readonly sub: Redis, private readonly log: Logger, private readonly cache: PlaintextCache) {
     this.events.setMaxListeners(0);
@@ -23,18 +31,38 @@ export class Notifications {
   static async start(sub: Redis, log: Logger, cache: PlaintextCache): Promise<Notifications> {
     const n = new Notifications(sub, log, cache);
     sub.on('message', (channel: string, message: string) => n.onMessage(channel, message));
-    await sub.subscribe(channels.revocations, channels.invalidate);
+    await sub.subscribe(...CHANNELS);
+    // From the moment the connection is lost the key cache answers nothing.
+    sub.on('close', () => n.cut());
     // Any later 'ready' is a reconnection (a Redis restart or failover): what was
-    // published meanwhile never reached this replica. Subscribers are told by
-    // the end of their streams (a gateway then re-checks its open
-    // connections) and the plaintext cache forgets what it may no longer know.
-    sub.on('ready', () => n.resync());
+    // published meanwhile never reached this replica.
+    sub.on('ready', () => void n.resync());
     return n;
   }
 
-  private resync(): void {
-    this.log.info('resubscribed to Redis notifications after a disconnection: ending revocation streams so subscribers re-check, clearing the plaintext cache');
-    this.cache.clear();
+  private cut(): void {
+    this.cuts++;
+    if (this.cache.serving && !this.closed) this.log.warn('Redis subscription lost: the key cache serves nothing until it is back (cache invalidations may be missed)');
+    this.cache.suspend();
+  }
+
+  /**
+   * After a reconnection: ioredis emits 'ready' before it has sent its own
+   * SUBSCRIBE again, so subscribe here and wait for Redis to confirm. Then
+   * subscribers are told by the end of their streams (a gateway re-checks its
+   * open connections) and the key cache starts again, empty.
+   */
+  private async resync(): Promise<void> {
+    const cuts = this.cuts;
+    try {
+      await this.sub.subscribe(...CHANNELS);
+    } catch (err) {
+      this.log.warn({ err }, 'resubscribing to Redis notifications failed; the next reconnection tries again');
+      return;
+    }
+    if (cuts !== this.cuts || this.sub.status !== 'ready') return;
+    this.log.info('resubscribed to Redis notifications after a disconnection: ending revocation streams so subscribers re-check; the key cache serves again, from empty');
+    this.cache.resume();
     this.endStreams();
   }
 
@@ -59,6 +87,7 @@ export class Notifications {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.events.removeAllListeners();
     this.sub.disconnect();
   }

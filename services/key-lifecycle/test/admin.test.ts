@@ -286,7 +286,7 @@ describe('root keys', () => {
     expect((await s.adm<adminV1.RootKeyStatus>('getRootKeyStatus', { tenantId: t.id })).state).toMatch(/DELETED|DESTROYED/);
   });
 
-  it('with the optional plaintext cache, a provider-side deletion takes effect within the cache lifetime', async () => {
+  it('with the key cache, a provider-side deletion takes effect within the cache lifetime', async () => {
     const ttl = 600;
     const replica = await s.startReplica({ cacheTtlMs: ttl });
     const cached = new lifecycleV1.KeyLifecycleClient(`127.0.0.1:${replica.port}`, channelCredentials(s.gatewayTls));
@@ -314,7 +314,7 @@ describe('root keys', () => {
     }
   });
 
-  it('forgets the plaintext cache when its Redis subscription was cut (invalidations may have been missed)', async () => {
+  it('forgets the key cache when its Redis subscription was cut (invalidations may have been missed)', async () => {
     const replica = await s.startReplica({ cacheTtlMs: 600_000 });
     const cached = new lifecycleV1.KeyLifecycleClient(`127.0.0.1:${replica.port}`, channelCredentials(s.gatewayTls));
     try {

@@ -48,6 +48,8 @@ export async function rotateRootKey(core: Core, req: adminV1.RotateRootKeyReques
   } catch (e) {
     throw adminWrappingError(e, `rotating root key "${t.crkId}"`);
   }
+  // Cached keys are unwrapped again at their next Get, which moves them to the new version.
+  await core.invalidate(t.id);
   return rootKeyStatus(core, t);
 }
 

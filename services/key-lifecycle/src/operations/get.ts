@@ -19,13 +19,16 @@ function formatFor(objectType: number, registered: number, requested: number): n
 export async function get(core: Core, c: OpContext, req: lifecycleV1.GetRequest): Promise<lifecycleV1.GetResponse> {
   const uid = requireUid(req.uniqueIdentifier);
   c.uid = uid;
+  // The caller's certificate, its tenant and the record, read from Redis on
+  // every Get before the key cache is consulted: a change made through
+  // keywarden on any replica applies to the very next Get here.
   const ctx = await core.resolve(c, req.caller, uid);
   const rec = core.current(ctx.object, uid);
   // Destroyed: only the metadata is kept ("the server only has attributes for this object").
   if (isDestroyed(rec.state)) throw illegalOperation('the object has been destroyed; its key material no longer exists');
   const format = formatFor(rec.objectType, rec.keyFormatType, req.keyFormatType);
   core.assertNotShredded(ctx.tenant);
-  const plaintext = await core.unseal(ctx.tenant, rec);
+  const plaintext = await core.unseal(ctx.tenant, rec, { version: ctx.object?.ver });
   return {
     uniqueIdentifier: uid,
     objectType: rec.objectType,
