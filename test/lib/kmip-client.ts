@@ -1,7 +1,7 @@
 // A minimal KMIP client over TLS built on libs/kmip: for tests and the load
 // generator (PyKMIP is the independent client; this one is ours).
 import tls from 'tls';
-import { FrameReader, RequestMessage, ResponseMessage, decodeResponse, encodeRequest } from '@keywarden/kmip';
+import { FrameReader, RequestMessage, ResponseMessage, decodeResponse, dumpTtlv, encodeRequest } from '@keywarden/kmip';
 
 export interface KmipClientOptions {
   host?: string;
@@ -62,7 +62,13 @@ export class KmipClient {
   }
 
   async send(m: RequestMessage): Promise<ResponseMessage> {
-    return decodeResponse(await this.sendRaw(encodeRequest(m)));
+    const bytes = await this.sendRaw(encodeRequest(m));
+    try {
+      return decodeResponse(bytes);
+    } catch (e) {
+      // A test failing here shows what the server answered, readably.
+      throw new Error(`the response does not decode (${(e as Error).message}):\n${dumpTtlv(bytes)}`, { cause: e });
+    }
   }
 
   close(): Promise<void> {

@@ -2,3 +2,4 @@ export * from './ttlv';
 export * from './generated';
 export * from './messages';
 export * from './samples';
+export * from './dump';

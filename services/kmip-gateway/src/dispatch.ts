@@ -5,7 +5,7 @@ import type { Logger } from '@keywarden/common';
 import {
   BatchErrorContinuationOption, CodecReason, ENUM_INFO, Operation, ProtocolVersion, RequestBatchItem, RequestMessage,
   ResponseBatchItem, ResponseMessage, ResultReason, ResultStatus, Tag, TtlvNode, assertDefinedIn, decodeRequestTree,
-  decodeTtlv, encodeResponseTree, encodeTtlv, enumValueDefinedIn, isKmipError, responseVersion, versionKey,
+  decodeTtlv, dumpTtlv, encodeResponseTree, encodeTtlv, enumValueDefinedIn, isKmipError, responseVersion, versionKey,
 } from '@keywarden/kmip';
 import type { LifecycleBackend } from './backend';
 import { internalErrorText, logItemFailure, newRef, reasonForVersion, toItemResult } from './errors';
@@ -91,12 +91,14 @@ export class Dispatcher {
       if (r.unexpected) logItemFailure(this.o.log, r, e, {}, 'could not decode a request');
       return messageErrorResponse({ major: 1, minor: 0 }, r.resultReason, r.resultMessage);
     }
+    // At debug level, the whole request as a readable tree (key material and passwords hidden).
+    if (this.o.log.isLevelEnabled('debug')) this.o.log.debug({ request: dumpTtlv(tree) }, 'KMIP request');
     let req: RequestMessage;
     try {
       req = decodeRequestTree(tree);
     } catch (e) {
       const r = toItemResult(e);
-      if (r.unexpected) logItemFailure(this.o.log, r, e, {}, 'could not decode a request');
+      if (r.unexpected) logItemFailure(this.o.log, r, e, { request: dumpTtlv(tree) }, 'could not decode a request');
       return messageErrorResponse(sniffVersion(tree), isKmipError(e) ? r.resultReason : ResultReason.InvalidMessage, r.resultMessage);
     }
     const version = responseVersion(req.header.protocolVersion);
