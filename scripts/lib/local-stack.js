@@ -172,7 +172,8 @@ class LocalStack {
     const hadApiKey = fs.existsSync(apiKeyFile);
     this.emulatorApiKey = localSecret(apiKeyFile);
     const emu = this.spawnService('keyprotect-emulator', dist('services/keyprotect-emulator/dist/main.js'),
-      ['--port', String(st.emulatorPort), '--host', '127.0.0.1', '--data-dir', path.join(this.dataDir, 'emulator'), '--api-key-file', apiKeyFile], {});
+      ['--port', String(st.emulatorPort), '--host', '127.0.0.1', '--data-dir', path.join(this.dataDir, 'emulator'), '--api-key-file', apiKeyFile,
+        '--instance', st.instanceId], {});
     await waitFor('keyprotect-emulator', () => tcpReady(st.emulatorPort), 15000, emu);
 
     const grpcCreds = () => common.channelCredentials(common.loadTlsFiles(internalDir, 'admin'));

@@ -96,9 +96,12 @@ export async function startStack(o: StackOptions = {}): Promise<TestStack> {
   const stack: TestStack = {
     pki, redis, sentinel, lifecycle, emulator, emulatorUrl: emulator.url, wrappingPort: wrapping.port, lifecyclePort: lifecycle.port, admin, adminCall,
     async createTenant(id = `t-${randomUUID().slice(0, 8)}`) {
+      // The emulator refuses instances nobody created, as Key Protect does.
+      const instanceId = randomUUID();
+      emulator.createInstance(instanceId);
       await adminCall('createTenant', {
         id, name: id,
-        provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emulator.url, iamEndpoint: emulator.url, instanceId: randomUUID(), crkId: '' },
+        provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emulator.url, iamEndpoint: emulator.url, instanceId, crkId: '' },
         credential: 'test-api-key', createRootKey: true,
       });
       const client = issueCertificate(null, { commonName: `vcenter-${id}`, usage: 'client' });

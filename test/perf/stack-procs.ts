@@ -64,8 +64,9 @@ export async function startStackProcesses(pki: BenchPki, logDir: string, extraEn
       return { c, log };
     };
     const [emuPort, wrapPort, lcPort, kmipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const instanceId = randomUUID();
     const emu = node('keyprotect-emulator', 'services/keyprotect-emulator/dist/main.js', [
-      '--port', String(emuPort), '--host', '127.0.0.1', '--data-dir', path.join(logDir, 'emulator'),
+      '--port', String(emuPort), '--host', '127.0.0.1', '--data-dir', path.join(logDir, 'emulator'), '--instance', instanceId,
     ], {});
     await waitForPort(emuPort, emu.c, 'keyprotect-emulator', emu.log);
     const wrap = node('crk-wrapping', 'services/crk-wrapping/dist/main.js', [], {
@@ -96,7 +97,7 @@ export async function startStackProcesses(pki: BenchPki, logDir: string, extraEn
       const emuUrl = `http://127.0.0.1:${emuPort}`;
       await adminCall('createTenant', {
         id: 'bench', name: 'bench',
-        provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emuUrl, iamEndpoint: emuUrl, instanceId: randomUUID(), crkId: '' },
+        provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emuUrl, iamEndpoint: emuUrl, instanceId, crkId: '' },
         credential: 'bench-api-key', createRootKey: true,
       });
       await adminCall('addCertificate', { tenantId: 'bench', pem: pki.clientCert });

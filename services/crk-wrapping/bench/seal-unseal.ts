@@ -106,6 +106,8 @@ async function main(): Promise<void> {
     });
 
     const instance = randomUUID();
+    // The emulator refuses instances nobody created.
+    await fetch(`${emuUrl}/_emulator/instances`, { method: 'POST', body: JSON.stringify({ id: instance }) });
     const apiKeyRef = (await unary(client, client.sealCredential, { credential: Buffer.from(API_KEY) })).credentialRef;
     const pinRef = (await unary(client, client.sealCredential, { credential: Buffer.from(PIN) })).credentialRef;
     const targets: Array<{ name: string; provider: wrappingV1.Provider; secret: string }> = [

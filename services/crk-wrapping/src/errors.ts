@@ -11,6 +11,7 @@ export type Reason =
   | 'CRK_DISABLED' // root key suspended/deactivated, or its wrap/unwrap use is switched off in the HSM
   | 'CRK_PROTECTED' // delete refused while the provider reports registrations
   | 'ROTATION_NOT_PERMITTED' // rotated too recently for the provider
+  | 'INSTANCE_POLICY' // an instance policy of the provider forbids what keywarden needs (keyCreateImportAccess)
   | 'AAD_MISMATCH' // sealed key corrupted, or bound to another (tenant, uid)
   | 'SEALED_KEY_DELETED' // the standard key holding this KEK was deleted
   | 'SEALED_KEY_NOT_FOUND' // the standard key holding this KEK does not exist
@@ -44,6 +45,10 @@ export const KmipReason = { ItemNotFound: 0x1, CryptographicFailure: 0xa, Permis
  * | open circuit breaker                    | UNAVAILABLE          | BREAKER_OPEN              | –                     |
  * | invalid request / provider 4xx          | INVALID_ARGUMENT     | BAD_REQUEST, PROVIDER_REJECTED | –                |
  * | delete refused (registrations), rotation too soon | FAILED_PRECONDITION | CRK_PROTECTED, ROTATION_NOT_PERMITTED | – |
+ * | instance policy forbids imported standard keys  | FAILED_PRECONDITION | INSTANCE_POLICY       | –                     |
+ * | unexpected answer (not JSON, too large, fields missing) | INTERNAL | PROVIDER_ERROR       | –                     |
+ *
+ * Which provider answer leads to which reason, call by call: docs/crk-wrapping.md, "Provider calls".
  */
 const STATUS: Record<Reason, grpc.status> = {
   CRK_DELETED: grpc.status.FAILED_PRECONDITION,
@@ -51,6 +56,7 @@ const STATUS: Record<Reason, grpc.status> = {
   CRK_DISABLED: grpc.status.PERMISSION_DENIED,
   CRK_PROTECTED: grpc.status.FAILED_PRECONDITION,
   ROTATION_NOT_PERMITTED: grpc.status.FAILED_PRECONDITION,
+  INSTANCE_POLICY: grpc.status.FAILED_PRECONDITION,
   AAD_MISMATCH: grpc.status.DATA_LOSS,
   SEALED_KEY_DELETED: grpc.status.NOT_FOUND,
   SEALED_KEY_NOT_FOUND: grpc.status.NOT_FOUND,

@@ -6,7 +6,7 @@ import {
 import { wrappingV1 } from '@keywarden/proto';
 import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
 import { CrkWrapping, reasonOf, startCrkWrapping } from '@keywarden/crk-wrapping';
-import { grpcFailure, median, SOFTHSM, softhsmToken, TEST_RESILIENCE } from './helpers';
+import { grpcFailure, median, newInstance, SOFTHSM, softhsmToken, TEST_RESILIENCE } from './helpers';
 
 // The gRPC service end to end: mTLS, real emulator, real SoftHSM2.
 
@@ -43,7 +43,7 @@ describe('crk-wrapping gRPC service over mTLS', () => {
     const sealedKey = (await rpc(client.sealCredential, { credential: Buffer.from(API_KEY) })).credentialRef;
     expect(sealedKey).toMatch(/^sealed:/);
     expect(sealedKey).not.toContain(Buffer.from(API_KEY).toString('base64'));
-    kp = { kind: wrappingV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emu.url, iamEndpoint: emu.url, instanceId: randomUUID(), crkId: '', credentialRef: sealedKey };
+    kp = { kind: wrappingV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emu.url, iamEndpoint: emu.url, instanceId: newInstance(emu), crkId: '', credentialRef: sealedKey };
     kp.crkId = (await rpc(client.createRootKey, { provider: kp, name: 'grpc-crk' })).crkId;
   });
   afterAll(async () => {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'child_process';
+import { randomUUID } from 'crypto';
 import fs from 'fs';
 import { createLogger, grpc } from '@keywarden/common';
 import { wrappingV1 } from '@keywarden/proto';
@@ -47,6 +48,13 @@ export function kpProvider(url: string, instanceId: string, crkId = '', kind: 'k
     crkId,
     credentialRef: 'env:UNUSED',
   };
+}
+
+/** A fresh service instance, created in the emulator (which refuses instances nobody created). */
+export function newInstance(emu: { createInstance(id: string): void }): string {
+  const id = randomUUID();
+  emu.createInstance(id);
+  return id;
 }
 
 export function ctx(crkId: string, credential: string, deadlineMs = 5_000): CallContext {

@@ -7,7 +7,7 @@ import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
 import { DEFAULT_RESILIENCE } from '../src/config';
 import { WrappingMetrics } from '../src/metrics';
 import { DEFAULT_PKCS11_MODULES, ProviderRegistry } from '../src/providers/registry';
-import { TEST_RESILIENCE, ctx, kpProvider, log } from './helpers';
+import { TEST_RESILIENCE, ctx, kpProvider, log, newInstance } from './helpers';
 
 const API_KEY = 'https-test-key';
 const ca = createCa('provider test CA');
@@ -30,7 +30,7 @@ afterAll(async () => { await emu.close(); });
 it('seals and unseals over HTTPS when the provider CA is configured', async () => {
   const reg = providers(Buffer.from(ca.cert));
   try {
-    const p = reg.get(kpProvider(emu.url.replace('127.0.0.1', 'localhost'), randomUUID()));
+    const p = reg.get(kpProvider(emu.url.replace('127.0.0.1', 'localhost'), newInstance(emu)));
     const crk = (await p.createRootKey(ctx('', API_KEY), 'https-crk')).crkId;
     const k = { tenantId: 't', uid: randomUUID() };
     const kek = randomBytes(32);
@@ -45,7 +45,7 @@ it('seals and unseals over HTTPS when the provider CA is configured', async () =
 it('refuses the provider when its certificate does not chain to a trusted CA', async () => {
   const reg = providers(undefined);
   try {
-    const p = reg.get(kpProvider(emu.url.replace('127.0.0.1', 'localhost'), randomUUID()));
+    const p = reg.get(kpProvider(emu.url.replace('127.0.0.1', 'localhost'), newInstance(emu)));
     const err = await p.createRootKey(ctx('', API_KEY, 2_000), 'untrusted').then(() => undefined, (e: Error) => e);
     // The TLS verification failure is named, so an operator sees the missing CA.
     expect(String(err?.message)).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE/);

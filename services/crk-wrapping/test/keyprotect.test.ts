@@ -5,7 +5,7 @@ import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
 import { decodeRef, RefKind } from '../src/sealed-ref';
 import type { WrapProvider } from '../src/providers/types';
 import type { ProviderRegistry } from '../src/providers/registry';
-import { ctx, failure, kpProvider, registry } from './helpers';
+import { ctx, failure, kpProvider, newInstance, registry } from './helpers';
 
 // Key Protect and HPCS providers over real HTTP against the emulator.
 
@@ -32,9 +32,10 @@ describe.each(['keyprotect', 'hpcs'] as const)('%s provider against the emulator
   const tenant = { tenantId: 'tenant-1', uid: '' };
 
   beforeAll(async () => {
-    emu = await startEmulator({ apiKeys: [API_KEY] });
+    // The 30 s enable/restore cooldown off: these tests disable and enable, delete and restore, right away.
+    emu = await startEmulator({ apiKeys: [API_KEY], limits: { actionCooldownSeconds: 0 } });
     ({ providers } = registry());
-    instance = randomUUID();
+    instance = newInstance(emu);
     p = providers.get(kpProvider(emu.url, instance, '', kind));
     crk = (await p.createRootKey(ctx('', API_KEY), `crk-${kind}`)).crkId;
   });

@@ -5,7 +5,7 @@ import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
 import type { WrappingMetrics } from '../src/metrics';
 import type { ProviderRegistry } from '../src/providers/registry';
 import type { KeyContext, WrapProvider } from '../src/providers/types';
-import { ctx, failure, kpProvider, median, registry, TEST_RESILIENCE } from './helpers';
+import { ctx, failure, kpProvider, median, newInstance, registry, TEST_RESILIENCE } from './helpers';
 
 // Retries, IAM token handling and the circuit breaker, against the emulator's
 // real fault injection.
@@ -27,7 +27,7 @@ describe('retries and IAM tokens', () => {
   const instance = randomUUID();
 
   beforeAll(async () => {
-    emu = await startEmulator({ apiKeys: [API_KEY] });
+    emu = await startEmulator({ apiKeys: [API_KEY], instances: [instance] });
     // A breaker that never opens here: these tests count attempts.
     ({ providers, metrics } = registry({ breaker: { ...TEST_RESILIENCE.breaker, volumeThreshold: 10_000 } }));
     p = providers.get(kpProvider(emu.url, instance));
@@ -117,7 +117,7 @@ describe('retries and IAM tokens', () => {
     const shortLived = await startEmulator({ apiKeys: [API_KEY], tokenTtlSeconds: 1 });
     const r = registry();
     try {
-      const sp = r.providers.get(kpProvider(shortLived.url, randomUUID()));
+      const sp = r.providers.get(kpProvider(shortLived.url, newInstance(shortLived)));
       const root = (await sp.createRootKey(ctx('', API_KEY), 'short')).crkId;
       expect(shortLived.stats().tokensIssued).toBe(1);
       const k = key();
@@ -137,7 +137,7 @@ describe('retries and IAM tokens', () => {
     const emu4 = await startEmulator({ apiKeys: [API_KEY], tokenTtlSeconds: 4 });
     const r = registry();
     try {
-      const sp = r.providers.get(kpProvider(emu4.url, randomUUID()));
+      const sp = r.providers.get(kpProvider(emu4.url, newInstance(emu4)));
       const root = (await sp.createRootKey(ctx('', API_KEY), 'iam-slow')).crkId;
       const k = key();
       const s = await sp.seal(ctx(root, API_KEY), k, randomBytes(32));
@@ -171,7 +171,7 @@ describe('circuit breaker', () => {
   beforeAll(async () => {
     emu = await startEmulator({ apiKeys: [API_KEY] });
     ({ providers } = registry());
-    instance0 = randomUUID();
+    instance0 = newInstance(emu);
     p = providers.get(kpProvider(emu.url, instance0));
     crk = (await p.createRootKey(ctx('', API_KEY), 'breaker-crk')).crkId;
     sealed = (await p.seal(ctx(crk, API_KEY), k, randomBytes(32))).ref;
@@ -220,7 +220,7 @@ describe('circuit breaker', () => {
   });
 
   it('opens on a failing provider (5xx) as well (a fresh instance: its own breaker)', async () => {
-    const instance = randomUUID();
+    const instance = newInstance(emu);
     const q = providers.get(kpProvider(emu.url, instance));
     const root = (await q.createRootKey(ctx('', API_KEY), 'breaker-5xx')).crkId;
     const s = (await q.seal(ctx(root, API_KEY), k, randomBytes(32))).ref;

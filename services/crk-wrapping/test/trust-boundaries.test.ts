@@ -11,7 +11,7 @@ import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
 import { CrkWrapping, reasonOf, startCrkWrapping } from '@keywarden/crk-wrapping';
 import { Credentials } from '../src/credentials';
 import { DEFAULT_PROVIDER_HOSTS, HostAllowList } from '../src/providers/keyprotect/hosts';
-import { failure, grpcFailure } from './helpers';
+import { failure, grpcFailure, newInstance } from './helpers';
 
 // Tenant settings must not reach what crk-wrapping itself can read (files,
 // environment variables) nor send a credential to a host the operator did
@@ -222,7 +222,7 @@ describe('nothing is sent to a host or with a credential that is not allowed (gR
   let elsewhere: string;
   let sealedKey: string;
   const base = (): wrappingV1.Provider => ({
-    kind: wrappingV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emu.url, iamEndpoint: emu.url, instanceId: randomUUID(), crkId: randomUUID(), credentialRef: sealedKey,
+    kind: wrappingV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emu.url, iamEndpoint: emu.url, instanceId: newInstance(emu), crkId: randomUUID(), credentialRef: sealedKey,
   });
   const check = (provider: wrappingV1.Provider) => call(client.checkRootKey, client, { provider }, 5_000);
 

@@ -63,7 +63,8 @@ async function main(): Promise<void> {
   const gatewayTls = svc('kmip-gateway');
   const adminTls = svc('operator', 'bench');
   const redis = await startRedis();
-  const emulator = await startEmulator({ port: 0 });
+  const benchInstance = randomUUID();
+  const emulator = await startEmulator({ port: 0, instances: [benchInstance] });
   const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: wrappingTls, masterKey: randomBytes(32), logger: quiet, providerHosts: [new URL(emulator.url).host] });
   const wrappingAddress = `127.0.0.1:${wrapping.port}`;
   const lifecycle = await startKeyLifecycle({
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   try {
     await call(admin.createTenant, admin, adminV1.CreateTenantRequest.fromPartial({
       id: 'bench', createRootKey: true, credential: 'bench-api-key',
-      provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emulator.url, iamEndpoint: emulator.url, instanceId: randomUUID(), crkId: '' },
+      provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emulator.url, iamEndpoint: emulator.url, instanceId: benchInstance, crkId: '' },
     }), 30_000);
     const client = issueCertificate(ca, { commonName: 'vcenter-bench', usage: 'client' });
     await call(admin.addCertificate, admin, { tenantId: 'bench', pem: client.cert }, 10_000);

@@ -93,7 +93,9 @@ export async function startStack(opts: Partial<KeyLifecycleOptions> & { redisArg
   const adminTls = id('operator', 'admin');
 
   const redis = await startRedis({ args: opts.redisArgs });
-  const emulator = await startEmulator({ port: 0 });
+  // The emulator refuses instances nobody created: addTenant creates each tenant's; these are the
+  // ones tests name themselves (admin, tenant-trust and trust tests).
+  const emulator = await startEmulator({ port: 0, instances: ['i-1', 'i', 'i-trust', 'i-audited', 'another-instance'] });
   const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: wrappingTls, masterKey: randomBytes(32), providerHosts: [new URL(emulator.url).host] });
   const wrappingAddress = `127.0.0.1:${wrapping.port}`;
   const { redisArgs: _r, ...lcOpts } = opts;
@@ -115,9 +117,11 @@ export async function startStack(opts: Partial<KeyLifecycleOptions> & { redisArg
       return { certFingerprint: certFingerprint(client.cert) };
     },
     addTenant: async (id = `t-${randomUUID().slice(0, 8)}`) => {
+      const instanceId = randomUUID();
+      emulator.createInstance(instanceId);
       const t = await stack.adm<adminV1.Tenant>('createTenant', {
         id, name: id, createRootKey: true, credential: `api-key-${id}`,
-        provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emulator.url, iamEndpoint: emulator.url, instanceId: randomUUID(), crkId: '' },
+        provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: emulator.url, iamEndpoint: emulator.url, instanceId, crkId: '' },
       });
       const client = issueCertificate(ca, { commonName: `vcenter-${id}`, usage: 'client' });
       await stack.adm('addCertificate', { tenantId: id, pem: client.cert });

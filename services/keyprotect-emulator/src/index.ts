@@ -1,4 +1,5 @@
 export { startEmulator } from './emulator';
-export type { Emulator, EmulatorFaults, EmulatorOptions } from './emulator';
-export type { Faults } from './faults';
-export type { Limits } from './api';
+export type { Emulator, EmulatorFaults, EmulatorOptions, SeedOptions } from './emulator';
+export type { Corruption, Faults } from './faults';
+export type { Dialect, Limits } from './api';
+export { ALIASES_PER_INSTANCE, IBM_LIMITS, SEARCH_VOLUME } from './api';

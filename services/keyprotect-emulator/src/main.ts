@@ -6,11 +6,16 @@
 //   --api-key K (repeatable; default: any non-empty key)   --token-ttl S
 //   --api-key-file F   accept the key in F (first line) too; unlike --api-key it
 //                      is not visible to other local users in the process list
-//   --rotation-interval S   --action-cooldown S   (service limits, default off)
+//   --instance GUID (repeatable; or KP_EMULATOR_INSTANCES=GUID,GUID)   a service
+//                      instance that exists; requests for any other get 401
+//                      (more at run time: POST /_emulator/instances {"id": GUID})
+//   --rotation-interval S   --action-cooldown S   (service limits, IBM's by default:
+//                      3600 and 30; 0 switches one off)
 //   --latency-ms N --error-rate R --error-status S --retry-after S --down   (faults)
 import fs from 'fs';
 import { parseArgs } from 'util';
 import { envInt } from '@keywarden/common';
+import type { Limits } from './api';
 import { startEmulator } from './emulator';
 import { checkFaults } from './faults';
 
@@ -26,6 +31,14 @@ function apiKeys(inline: string[] | undefined, file: string | undefined): string
   return keys;
 }
 
+/** Only the limits given on the command line; the others keep IBM's values. */
+function limits(rotationIntervalSeconds: number | undefined, actionCooldownSeconds: number | undefined): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  if (rotationIntervalSeconds !== undefined) out.rotationIntervalSeconds = rotationIntervalSeconds;
+  if (actionCooldownSeconds !== undefined) out.actionCooldownSeconds = actionCooldownSeconds;
+  return out;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -36,6 +49,7 @@ async function main(): Promise<void> {
       'tls-key': { type: 'string' },
       'api-key': { type: 'string', multiple: true },
       'api-key-file': { type: 'string' },
+      instance: { type: 'string', multiple: true },
       'token-ttl': { type: 'string' },
       'rotation-interval': { type: 'string' },
       'action-cooldown': { type: 'string' },
@@ -71,7 +85,8 @@ async function main(): Promise<void> {
     tls: values['tls-cert'] && values['tls-key'] ? { cert: fs.readFileSync(values['tls-cert']), key: fs.readFileSync(values['tls-key']) } : undefined,
     apiKeys: apiKeys(values['api-key'], values['api-key-file']),
     tokenTtlSeconds: int(values['token-ttl'], 'token-ttl'),
-    limits: { rotationIntervalSeconds: int(values['rotation-interval'], 'rotation-interval'), actionCooldownSeconds: int(values['action-cooldown'], 'action-cooldown') },
+    instances: [...(values.instance ?? []), ...(process.env.KP_EMULATOR_INSTANCES ?? '').split(',').map((s) => s.trim()).filter(Boolean)],
+    limits: limits(int(values['rotation-interval'], 'rotation-interval'), int(values['action-cooldown'], 'action-cooldown')),
     faults: checkFaults(faults),
   });
   process.stdout.write(`keyprotect-emulator listening on ${emu.url} (dev and test only; IAM token endpoint ${emu.url}/identity/token)\n`);

@@ -7,7 +7,7 @@ import path from 'path';
 
 export const KEY_TYPE = 'application/vnd.ibm.kms.key+json';
 
-/** Key states (shared/keyprotect-api.md). */
+/** Key states (docs/keyprotect-api.md, "Keys"). */
 export const State = { PreActive: 0, Active: 1, Suspended: 2, Deactivated: 3, Destroyed: 5 } as const;
 
 /** How long a deleted key can be restored. */
@@ -42,9 +42,21 @@ export interface KeyRecord {
   lastActionAt: number;
 }
 
+/** The keyCreateImportAccess instance policy (settings-key-create-import-access.md); absent or disabled: everything allowed. */
+export interface KeyCreateImportAccess {
+  enabled: boolean;
+  create_root_key: boolean;
+  create_standard_key: boolean;
+  import_root_key: boolean;
+  import_standard_key: boolean;
+  /** Imports must use secure import (an import token), which the emulator does not offer. */
+  enforce_token: boolean;
+}
+
 export interface Instance {
   id: string;
   keys: Map<string, KeyRecord>;
+  policy?: KeyCreateImportAccess;
 }
 
 export function rfc3339(ms = Date.now()): string {
@@ -103,12 +115,22 @@ interface PersistedState {
   format: 1;
   /** Generation of the journal that continues this snapshot. */
   journal?: number;
+  /** Every instance, with its keys (an instance without keys has an empty list). */
   instances: Record<string, PersistedKey[]>;
+  policies?: Record<string, KeyCreateImportAccess>;
 }
 
-/** The journal's first line names the snapshot generation it continues; then one key per line, as it is now, or purged. */
+/**
+ * The journal's first line names the snapshot generation it continues; then
+ * one line per change: a key as it is now, a purged key, a created instance
+ * or an instance's policy.
+ */
 type JournalHeader = { gen: number };
-type JournalEntry = { i: string; k: PersistedKey } | { i: string; purged: string };
+type JournalEntry =
+  | { i: string; k: PersistedKey }
+  | { i: string; purged: string }
+  | { i: string; created: true }
+  | { i: string; policy: KeyCreateImportAccess };
 
 function persisted(k: KeyRecord): PersistedKey {
   return {
@@ -145,6 +167,8 @@ export class Store {
   private journalLines = 0;
   /** Keys changed since the last write, by instance and key id. */
   private readonly dirty = new Map<Instance, Set<string>>();
+  /** Instances created, or whose policy changed, since the last write. */
+  private readonly dirtyInstances = new Set<Instance>();
   private saveTimer?: NodeJS.Timeout;
 
   constructor(dataDir?: string) {
@@ -156,14 +180,26 @@ export class Store {
     }
   }
 
-  /** Instances are created on first use, as if provisioned beforehand. */
-  instance(id: string): Instance {
+  /** An instance the emulator was told to create (options, --instance, /_emulator/instances); undefined otherwise. */
+  instance(id: string): Instance | undefined {
+    return this.instances.get(id);
+  }
+
+  /** Provisions an instance (idempotent), as creating a service instance in IBM Cloud does. */
+  createInstance(id: string): Instance {
     let inst = this.instances.get(id);
     if (!inst) {
       inst = { id, keys: new Map() };
       this.instances.set(id, inst);
+      this.instanceChanged(inst);
     }
     return inst;
+  }
+
+  /** Sets or clears an instance's keyCreateImportAccess policy. */
+  setPolicy(inst: Instance, policy: KeyCreateImportAccess | undefined): void {
+    inst.policy = policy;
+    this.instanceChanged(inst);
   }
 
   /** Finds a key by id or alias (purged keys are gone). */
@@ -186,6 +222,16 @@ export class Store {
       this.dirty.set(inst, ids);
     }
     ids.add(id);
+    this.schedule();
+  }
+
+  private instanceChanged(inst: Instance): void {
+    if (!this.file) return;
+    this.dirtyInstances.add(inst);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
@@ -200,7 +246,7 @@ export class Store {
       clearTimeout(this.saveTimer);
       this.saveTimer = undefined;
     }
-    if (this.dirty.size > 0 || this.journalLines > 0) this.snapshot();
+    if (this.dirty.size > 0 || this.dirtyInstances.size > 0 || this.journalLines > 0) this.snapshot();
   }
 
   private write(): void {
@@ -213,6 +259,11 @@ export class Store {
     }
     const lines: string[] = [];
     if (this.journalLines === 0) lines.push(JSON.stringify({ gen: this.gen } satisfies JournalHeader));
+    for (const inst of this.dirtyInstances) {
+      lines.push(JSON.stringify({ i: inst.id, created: true } satisfies JournalEntry));
+      if (inst.policy) lines.push(JSON.stringify({ i: inst.id, policy: inst.policy } satisfies JournalEntry));
+    }
+    this.dirtyInstances.clear();
     for (const [inst, ids] of this.dirty) {
       for (const id of ids) {
         const k = inst.keys.get(id);
@@ -233,14 +284,18 @@ export class Store {
   private snapshot(): void {
     if (!this.file || !this.journal) return;
     const gen = this.gen + 1;
-    const state: PersistedState = { format: 1, journal: gen, instances: {} };
-    for (const [id, inst] of this.instances) state.instances[id] = [...inst.keys.values()].map(persisted);
+    const state: PersistedState = { format: 1, journal: gen, instances: {}, policies: {} };
+    for (const [id, inst] of this.instances) {
+      state.instances[id] = [...inst.keys.values()].map(persisted);
+      if (inst.policy && state.policies) state.policies[id] = inst.policy;
+    }
     const tmp = `${this.file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
     fs.renameSync(tmp, this.file);
     fs.rmSync(this.journal, { force: true });
     this.gen = gen;
     this.dirty.clear();
+    this.dirtyInstances.clear();
     this.journalLines = 0;
   }
 
@@ -251,9 +306,10 @@ export class Store {
       if (state.format !== 1) throw new Error(`${this.file}: unknown state format ${String(state.format)}`);
       this.gen = state.journal ?? 0;
       for (const [id, keys] of Object.entries(state.instances)) {
-        const inst = this.instance(id);
+        const inst = this.loaded(id);
         for (const k of keys) inst.keys.set(k.id, restored(k));
       }
+      for (const [id, policy] of Object.entries(state.policies ?? {})) this.loaded(id).policy = policy;
     }
     if (!fs.existsSync(this.journal)) return;
     const lines = fs.readFileSync(this.journal, 'utf8').split('\n');
@@ -262,9 +318,10 @@ export class Store {
         for (const line of lines.slice(1)) {
           if (!line) continue;
           const e = JSON.parse(line) as JournalEntry;
-          const inst = this.instance(e.i);
+          const inst = this.loaded(e.i);
           if ('purged' in e) inst.keys.delete(e.purged);
-          else inst.keys.set(e.k.id, restored(e.k));
+          else if ('k' in e) inst.keys.set(e.k.id, restored(e.k));
+          else if ('policy' in e) inst.policy = e.policy;
         }
       }
     } catch {
@@ -273,5 +330,15 @@ export class Store {
     // Start from a clean snapshot, so no later line follows a broken one.
     this.journalLines = 1;
     this.snapshot();
+  }
+
+  /** An instance read from the data files (it existed when they were written). */
+  private loaded(id: string): Instance {
+    let inst = this.instances.get(id);
+    if (!inst) {
+      inst = { id, keys: new Map() };
+      this.instances.set(id, inst);
+    }
+    return inst;
   }
 }

@@ -6,8 +6,9 @@ import os from 'os';
 import path from 'path';
 import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
 
-// Contract tests over real HTTP: statuses, bodies and reason codes of
-// shared/keyprotect-api.md.
+// Tests over real HTTP: statuses, bodies and reason codes of
+// docs/keyprotect-api.md. The contract table citing IBM's pages row by row is
+// contract.test.ts.
 
 const KEY_JSON = 'application/vnd.ibm.kms.key+json';
 const ERROR_JSON = 'application/vnd.ibm.kms.error+json';
@@ -20,7 +21,10 @@ interface Reply {
 
 class Client {
   token = '';
-  constructor(readonly emu: Emulator, readonly instance: string = randomUUID(), readonly apikey = 'test-api-key') {}
+  /** A client of a provisioned instance (a fresh one unless named; `{ url }` stand-ins provision their own). */
+  constructor(readonly emu: Emulator, readonly instance: string = randomUUID(), readonly apikey = 'test-api-key') {
+    if (typeof emu.createInstance === 'function') emu.createInstance(instance);
+  }
 
   async login(): Promise<void> {
     const r = await fetch(`${this.emu.url}/identity/token`, {
@@ -60,6 +64,13 @@ function keyBody(resource: Record<string, unknown>, total = 1, count = 1): unkno
   };
 }
 
+/** The 401 of error-messages.md: the error collection without reasons. */
+function unauthorized(r: Reply): void {
+  expect(r.status).toBe(401);
+  expect(r.body.metadata).toEqual({ collectionType: ERROR_JSON, collectionTotal: 1 });
+  expect(r.body.resources).toEqual([{ errorMsg: 'Unauthorized: The user does not have access to the specified resource' }]);
+}
+
 /** Asserts the error collection of keyprotect-api.md and returns the reason. */
 function reason(r: Reply, status: number, code: string): Record<string, unknown> {
   expect(r.status).toBe(status);
@@ -78,7 +89,9 @@ describe('keyprotect-emulator', () => {
   let kp: Client;
 
   beforeAll(async () => {
-    emu = await startEmulator({ apiKeys: ['test-api-key'] });
+    // Limits off here: these tests disable and enable, delete and restore, right away
+    // (IBM's limits, on by default, have their own tests in contract.test.ts).
+    emu = await startEmulator({ apiKeys: ['test-api-key'], limits: { rotationIntervalSeconds: 0, actionCooldownSeconds: 0 } });
     kp = new Client(emu);
     await kp.login();
   });
@@ -109,14 +122,14 @@ describe('keyprotect-emulator', () => {
       }
     });
 
-    it('answers 401 UNAUTHORIZED_ERR without a valid token, and after tokens expire', async () => {
+    it('answers 401 without a valid token, and after tokens expire', async () => {
       const anon = new Client(emu);
-      reason(await anon.call('GET', 'keys'), 401, 'UNAUTHORIZED_ERR');
+      unauthorized(await anon.call('GET', 'keys'));
       const c = new Client(emu);
       await c.login();
       expect((await c.call('GET', 'keys')).status).toBe(200);
       emu.expireTokens();
-      reason(await c.call('GET', 'keys'), 401, 'UNAUTHORIZED_ERR');
+      unauthorized(await c.call('GET', 'keys'));
       await kp.login();
     });
 
@@ -127,7 +140,7 @@ describe('keyprotect-emulator', () => {
         await c.login();
         expect((await c.call('GET', 'keys')).status).toBe(200);
         await new Promise((r) => setTimeout(r, 1100));
-        reason(await c.call('GET', 'keys'), 401, 'UNAUTHORIZED_ERR');
+        unauthorized(await c.call('GET', 'keys'));
       } finally {
         await short.close();
       }
@@ -185,7 +198,7 @@ describe('keyprotect-emulator', () => {
       await c.create('kmip-abcd', true);
       await c.create('other', false);
       const names = async (q: string) => (await c.call('GET', `keys?search=${encodeURIComponent(q)}`)).body.resources!.map((k) => k.name).sort();
-      expect(await names('exact:name:kmip-abc')).toEqual(['kmip-abc']);
+      expect(await names('name:exact:kmip-abc')).toEqual(['kmip-abc']);
       expect(await names('kmip-abc')).toEqual(['kmip-abc', 'kmip-abcd']);
       expect(await names('not:kmip')).toEqual(['other']);
       const rootOnly = await c.call('GET', 'keys?extractable=false');
@@ -204,7 +217,7 @@ describe('keyprotect-emulator', () => {
       root = String((await kp.create('crk', false)).id);
     });
 
-    it('round-trips with AAD and rejects another AAD with 422 UNPROCESSABLE_CIPHERTEXT_ERR', async () => {
+    it('round-trips with AAD and rejects another AAD with 400 INVALID_FIELD_ERR on the ciphertext', async () => {
       const dek = randomBytes(32);
       const w = await kp.action(root, 'wrap', { plaintext: b64(dek), aad: ['tenant-a', 'uid-1'] });
       expect(w.status).toBe(200);
@@ -214,8 +227,8 @@ describe('keyprotect-emulator', () => {
       const u = await kp.action(root, 'unwrap', { ciphertext: w.body.ciphertext, aad: ['tenant-a', 'uid-1'] });
       expect(u.status).toBe(200);
       expect(u.body).toEqual({ plaintext: b64(dek), keyVersion: (w.body as { keyVersion: unknown }).keyVersion });
-      reason(await kp.action(root, 'unwrap', { ciphertext: w.body.ciphertext, aad: ['tenant-b', 'uid-1'] }), 422, 'UNPROCESSABLE_CIPHERTEXT_ERR');
-      reason(await kp.action(root, 'unwrap', { ciphertext: w.body.ciphertext }), 422, 'UNPROCESSABLE_CIPHERTEXT_ERR');
+      expect(reason(await kp.action(root, 'unwrap', { ciphertext: w.body.ciphertext, aad: ['tenant-b', 'uid-1'] }), 400, 'INVALID_FIELD_ERR').target).toEqual({ type: 'field', name: 'ciphertext' });
+      reason(await kp.action(root, 'unwrap', { ciphertext: w.body.ciphertext }), 400, 'INVALID_FIELD_ERR');
     });
 
     it('generates a 32-byte key when wrap has no plaintext', async () => {
@@ -235,7 +248,7 @@ describe('keyprotect-emulator', () => {
       reason(await kp.action(std, 'wrap', { plaintext: b64(randomBytes(16)) }), 400, 'KEY_ROOT_REQ_ERR');
       reason(await kp.action(std, 'rotate'), 400, 'KEY_ROOT_REQ_ERR');
       // Valid base64 that is not a ciphertext of the service.
-      reason(await kp.action(root, 'unwrap', { ciphertext: b64(Buffer.from('hello')) }), 422, 'UNPROCESSABLE_CIPHERTEXT_ERR');
+      reason(await kp.action(root, 'unwrap', { ciphertext: b64(Buffer.from('hello')) }), 400, 'INVALID_FIELD_ERR');
     });
 
     it('after rotation, unwrap returns the rewrapped ciphertext and the rewrap action moves to the new version', async () => {
@@ -264,8 +277,8 @@ describe('keyprotect-emulator', () => {
       expect(w2.body.keyVersion).toEqual({ id: v2 });
     });
 
-    it('enforces the rotation interval and imported key material when configured', async () => {
-      const strict = await startEmulator({ limits: { rotationIntervalSeconds: 3600, actionCooldownSeconds: 30 } });
+    it('enforces the rotation interval and the enable cooldown by default, and imported key material', async () => {
+      const strict = await startEmulator();
       try {
         const c = new Client(strict, randomUUID(), 'k');
         await c.login();
@@ -344,6 +357,13 @@ describe('keyprotect-emulator', () => {
       const dek = randomBytes(32);
       const w = await c1.action(r, 'wrap', { plaintext: b64(dek), aad: ['x'] });
       const s = String((await c1.create('persist-std', true, dek)).id);
+      // An instance without keys, and an instance policy, are state too.
+      first.createInstance('empty-instance');
+      const policy = await c1.call('PUT', 'instance/policies?policy=keyCreateImportAccess', {
+        metadata: { collectionType: 'application/vnd.ibm.kms.policy+json', collectionTotal: 1 },
+        resources: [{ policy_type: 'keyCreateImportAccess', policy_data: { enabled: true, attributes: { import_standard_key: false } } }],
+      }, { 'content-type': 'application/vnd.ibm.kms.policy+json' });
+      expect(policy.status).toBe(204);
       await first.close();
       expect(fs.statSync(path.join(dir, 'keyprotect-emulator.json')).mode & 0o077).toBe(0);
 
@@ -354,6 +374,13 @@ describe('keyprotect-emulator', () => {
         const u = await c2.action(r, 'unwrap', { ciphertext: w.body.ciphertext, aad: ['x'] });
         expect(u.body.plaintext).toBe(b64(dek));
         expect((await c2.call('GET', `keys/${s}`)).body.resources![0].payload).toBe(b64(dek));
+        reason(await c2.call('POST', 'keys', keyBody({ name: 'kmip-refused', extractable: true, payload: b64(dek) })), 409, 'KEY_CREATE_IMPORT_ACCESS_ERR');
+        const empty = new Client({ url: second.url } as Emulator, 'empty-instance', 'k');
+        await empty.login();
+        expect((await empty.call('GET', 'keys')).status).toBe(200);
+        const never = new Client({ url: second.url } as Emulator, 'never-created', 'k');
+        await never.login();
+        unauthorized(await never.call('GET', 'keys'));
       } finally {
         await second.close();
       }
@@ -370,7 +397,7 @@ describe('keyprotect-emulator', () => {
         srv.close(() => resolve(p));
       });
     });
-    const child = spawn(process.execPath, [path.join(__dirname, '../dist/main.js'), '--port', String(port), '--data-dir', dir], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [path.join(__dirname, '../dist/main.js'), '--port', String(port), '--data-dir', dir, '--instance', 'journal-instance'], { stdio: 'ignore' });
     try {
       const url = `http://127.0.0.1:${port}`;
       for (let i = 0; ; i++) {
@@ -412,7 +439,45 @@ describe('keyprotect-emulator', () => {
     }
   });
 
+  describe('dialect: what HPCS does not document', () => {
+    it('ignores or refuses aad, search and filter, and answers a failed unwrap with 422 when told to', async () => {
+      const hpcs = await startEmulator({ dialect: { aad: 'ignored', search: 'ignored', filter: 'refused', aadMismatch: 'unprocessable' } });
+      const strict = await startEmulator({ dialect: { aad: 'refused', search: 'refused' } });
+      try {
+        const c = new Client(hpcs, randomUUID(), 'k');
+        await c.login();
+        const root = String((await c.create('hpcs-root', false)).id);
+        const w = await c.action(root, 'wrap', { plaintext: b64(randomBytes(32)), aad: ['t', 'u'] });
+        // AAD ignored: another AAD still opens it.
+        expect((await c.action(root, 'unwrap', { ciphertext: w.body.ciphertext, aad: ['x'] })).status).toBe(200);
+        reason(await c.action(root, 'unwrap', { ciphertext: b64(Buffer.from('{"ciphertext":"AAAAAAAAAAAAAAAAAAAAAA==","iv":"AAAAAAAAAAAAAAAA","handle":"nope"}')) }), 422, 'UNPROCESSABLE_CIPHERTEXT_ERR');
+        await c.create('kmip-a', true);
+        await c.create('kmip-b', true);
+        expect((await c.call('GET', 'keys?extractable=true&search=name:exact:kmip-a')).body.resources).toHaveLength(2); // search ignored
+        reason(await c.call('GET', `keys?filter=${encodeURIComponent('extractable=true')}`), 400, 'INVALID_QUERY_PARAM_ERR');
+        const s2 = new Client(strict, randomUUID(), 'k');
+        await s2.login();
+        const r2 = String((await s2.create('strict-root', false)).id);
+        reason(await s2.action(r2, 'wrap', { plaintext: b64(randomBytes(32)), aad: ['t'] }), 400, 'BAD_BODY_ERR');
+        expect((await s2.action(r2, 'wrap', { plaintext: b64(randomBytes(32)) })).status).toBe(200);
+        reason(await s2.call('GET', 'keys?search=x'), 400, 'INVALID_QUERY_PARAM_ERR');
+      } finally {
+        await hpcs.close();
+        await strict.close();
+      }
+    });
+  });
+
   describe('fault injection', () => {
+    it('injects an IBM reason code with its status (errorReason)', async () => {
+      emu.faults.set({ errorRate: 1, errorReason: 'KEY_VERSION_INVALID', match: 'actions/unwrap' });
+      const root = String((await kp.create('reason-root', false)).id);
+      reason(await kp.action(root, 'unwrap', { ciphertext: 'AAAA' }), 422, 'KEY_VERSION_INVALID');
+      expect((await kp.action(root, 'wrap', { plaintext: b64(randomBytes(32)) })).status).toBe(200); // not matched
+      const r = await fetch(`${emu.url}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ errorReason: 'NO_SUCH_CODE' }) });
+      expect(r.status).toBe(400);
+    });
+
     it('answers the chosen status at the chosen rate, with Retry-After', async () => {
       emu.faults.set({ errorRate: 1, errorStatus: 429, retryAfterSeconds: 2 });
       const r = await kp.call('GET', 'keys');
@@ -441,6 +506,52 @@ describe('keyprotect-emulator', () => {
       expect(r.status).toBe(400);
       const stats = (await (await fetch(`${emu.url}/_emulator/stats`)).json()) as { tokensIssued: number; requests: number };
       expect(stats.tokensIssued).toBeGreaterThan(0);
+    });
+
+    it('corrupts answers after processing, only for matching requests and only `times` times', async () => {
+      const c = new Client(emu);
+      await c.login();
+      emu.faults.set({ corrupt: 'lost', match: '^POST /api/v2/keys$', times: 1 });
+      await expect(c.call('POST', 'keys', keyBody({ name: 'landed', extractable: true }))).rejects.toThrow();
+      expect(emu.keyCount(c.instance)).toBe(1); // processed, the answer lost
+      expect(emu.faults.current.corrupt).toBe('none'); // used up
+      expect((await c.call('GET', 'keys')).status).toBe(200);
+
+      const root = String((await c.create('corrupt-root', false)).id);
+      const wrapBody = { plaintext: b64(randomBytes(32)) };
+      const raw = async () => {
+        const r = await fetch(`${emu.url}/api/v2/keys/${root}/actions/wrap`, {
+          method: 'POST', headers: { authorization: `Bearer ${c.token}`, 'bluemix-instance': c.instance, 'content-type': 'application/vnd.ibm.kms.key_action+json' }, body: JSON.stringify(wrapBody),
+        });
+        return { status: r.status, text: await r.text() };
+      };
+      emu.faults.set({ corrupt: 'json', match: 'actions/wrap', times: 0 });
+      expect((await raw()).text).not.toMatch(/^\{/);
+      emu.faults.set({ corrupt: 'fields' });
+      expect(JSON.parse((await raw()).text)).toEqual({});
+      emu.faults.set({ corrupt: 'types' });
+      const typed = JSON.parse((await raw()).text) as { ciphertext: unknown; keyVersion: { id: unknown } };
+      expect(typeof typed.ciphertext).toBe('number');
+      expect(typeof typed.keyVersion.id).toBe('number');
+      emu.faults.set({ corrupt: 'truncate' });
+      await expect(raw()).rejects.toThrow();
+      emu.faults.set({ corrupt: 'huge' });
+      expect((await raw()).text.length).toBeGreaterThan(6 * 1024 * 1024);
+      emu.faults.set({ corrupt: 'status', errorStatus: 500 });
+      expect((await raw()).status).toBe(500);
+      emu.faults.set({ corrupt: 'drip' });
+      const t = Date.now();
+      const dripping = await fetch(`${emu.url}/api/v2/keys/${root}/actions/wrap`, {
+        method: 'POST', headers: { authorization: `Bearer ${c.token}`, 'bluemix-instance': c.instance, 'content-type': 'application/vnd.ibm.kms.key_action+json' },
+        body: JSON.stringify(wrapBody), signal: AbortSignal.timeout(600),
+      });
+      expect(dripping.status).toBe(200); // the head comes at once, the body one byte per 200 ms
+      await expect(dripping.text()).rejects.toThrow();
+      expect(Date.now() - t).toBeLessThan(2_000);
+      emu.faults.clear();
+      expect((await raw()).status).toBe(200);
+      expect((await fetch(`${emu.url}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ corrupt: 'garbled' }) })).status).toBe(400);
+      expect((await fetch(`${emu.url}/_emulator/faults`, { method: 'POST', body: JSON.stringify({ match: '(' }) })).status).toBe(400);
     });
 
     it('limits faults to IAM or to the Key Protect API (scope)', async () => {

@@ -1,12 +1,13 @@
 import { randomUUID } from 'crypto';
 import { WrappingError } from '../../errors';
 import type { Breaker } from '../../resilience/breaker';
-import { HttpResponse, NetworkError } from './http';
+import { HttpResponse, MalformedAnswer, NetworkError } from './http';
 import type { IamTokens } from './iam';
 import type { Transport } from './transport';
 
-// Key Protect v2 REST calls (shared/keyprotect-api.md): headers, the IAM
-// token, one refresh-and-retry on 401, and the error body parsed.
+// Key Protect v2 REST calls (docs/keyprotect-api.md): headers, the IAM
+// token, one refresh-and-retry on 401, the answer's JSON checked against the
+// shape the call needs, and the error body parsed.
 
 export interface KpTarget {
   kind: 'keyprotect' | 'hpcs';
@@ -19,10 +20,22 @@ export interface KpTarget {
 /** A non-2xx answer from the key-management API. */
 export class KpHttpError extends Error {
   override name = 'KpHttpError';
-  constructor(readonly status: number, readonly code: string | undefined, readonly errorMsg: string | undefined, readonly retryAfter?: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string | undefined,
+    readonly errorMsg: string | undefined,
+    readonly retryAfter?: string,
+    /** reasons[0].target.name: the field, header or query parameter the service objects to. */
+    readonly target?: string,
+    /** reasons[0].message. */
+    readonly reason?: string,
+  ) {
     super(`HTTP ${status}${code ? ` ${code}` : ''}`);
   }
 }
+
+/** Checks a parsed JSON answer: what is wrong with it, or undefined when it has what the call needs. */
+export type Shape = (body: unknown) => string | undefined;
 
 export interface KpCall {
   method: 'GET' | 'POST' | 'DELETE';
@@ -32,6 +45,13 @@ export interface KpCall {
   idempotent: boolean;
   prefer?: 'return=minimal' | 'return=representation';
   contentType?: string;
+  /** The call answers JSON of this shape; anything else is a MalformedAnswer, counted by the breaker. */
+  shape?: Shape;
+}
+
+/** A 2xx answer read by the call's shape. */
+interface ReadAnswer extends HttpResponse {
+  json?: unknown;
 }
 
 export class KpClient {
@@ -50,10 +70,17 @@ export class KpClient {
     return this.base.host;
   }
 
-  /** Resolves with a 2xx answer; rejects with KpHttpError, NetworkError or a WrappingError (breaker, IAM). */
+  /** How long one attempt may take (an attempt given up on may still be processed until about then). */
+  get callTimeoutMs(): number {
+    return this.transport.callTimeoutMs;
+  }
+
+  /** Resolves with a 2xx answer; rejects with KpHttpError, NetworkError, MalformedAnswer or a WrappingError (breaker, IAM). */
   async call(apiKey: string, deadline: number, c: KpCall): Promise<HttpResponse> {
     const url = new URL(c.path, this.base);
     const body = c.body === undefined ? undefined : JSON.stringify(c.body);
+    const shape = c.shape;
+    const accept = shape && ((res: ReadAnswer) => { res.json = readJson(res, shape); });
     let token = '';
     for (let refreshed = false; ; refreshed = true) {
       const res = await this.transport.send(this.target.kind, this.breaker, async () => {
@@ -67,7 +94,7 @@ export class KpClient {
         if (body !== undefined) headers['content-type'] = c.contentType ?? 'application/vnd.ibm.kms.key_action+json';
         if (c.prefer) headers.prefer = c.prefer;
         return { url, method: c.method, headers, body };
-      }, c.idempotent, deadline);
+      }, c.idempotent, deadline, accept);
       if (res.status >= 200 && res.status < 300) return res;
       if (res.status >= 300 && res.status < 400) throw redirected(this.target.kind === 'hpcs' ? 'Hyper Protect Crypto Services' : 'Key Protect', this.base.host, res.status, 'provider.endpoint');
       // An expired or revoked token: the request was not processed, so one
@@ -80,14 +107,24 @@ export class KpClient {
     }
   }
 
-  async json<T>(apiKey: string, deadline: number, c: KpCall): Promise<T> {
-    const res = await this.call(apiKey, deadline, c);
-    try {
-      return JSON.parse(res.body) as T;
-    } catch {
-      throw new KpHttpError(res.status, 'UNPARSABLE_BODY', 'the answer is not JSON');
-    }
+  /** A 2xx answer's JSON, of the shape given (checked, so the cast holds for what the shape checks). */
+  async json<T>(apiKey: string, deadline: number, c: KpCall & { shape: Shape }): Promise<T> {
+    const res: ReadAnswer = await this.call(apiKey, deadline, c);
+    return res.json as T;
   }
+}
+
+/** The JSON of an answer, checked by its shape; MalformedAnswer otherwise (no body text is repeated: it may hold key material). */
+export function readJson(res: HttpResponse, shape: Shape): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(res.body);
+  } catch {
+    throw new MalformedAnswer(`answered HTTP ${res.status} with a body that is not JSON (${res.body.length} bytes)`, res.status);
+  }
+  const problem = shape(parsed);
+  if (problem) throw new MalformedAnswer(`answered HTTP ${res.status} with JSON that ${problem}`, res.status);
+  return parsed;
 }
 
 /**
@@ -101,16 +138,21 @@ export function redirected(service: string, host: string, status: number, field:
 function kpError(res: HttpResponse): KpHttpError {
   let code: string | undefined;
   let errorMsg: string | undefined;
+  let target: string | undefined;
+  let reason: string | undefined;
   try {
-    const b = JSON.parse(res.body) as { resources?: Array<{ errorMsg?: unknown; reasons?: Array<{ code?: unknown }> }> };
-    const r = b.resources?.[0];
+    const b = JSON.parse(res.body) as { resources?: Array<{ errorMsg?: unknown; reasons?: Array<{ code?: unknown; message?: unknown; target?: { name?: unknown } }> }> };
+    const r = Array.isArray(b?.resources) ? b.resources[0] : undefined;
     if (typeof r?.errorMsg === 'string') errorMsg = r.errorMsg.slice(0, 300);
-    if (typeof r?.reasons?.[0]?.code === 'string') code = r.reasons[0].code.trim();
+    const first = Array.isArray(r?.reasons) ? r.reasons[0] : undefined;
+    if (typeof first?.code === 'string') code = first.code.trim();
+    if (typeof first?.message === 'string') reason = first.message.slice(0, 300);
+    if (typeof first?.target?.name === 'string') target = first.target.name;
   } catch {
     // not the error collection (a proxy's page, say): status only
   }
   const ra = res.headers['retry-after'];
-  return new KpHttpError(res.status, code, errorMsg, Array.isArray(ra) ? ra[0] : ra);
+  return new KpHttpError(res.status, code, errorMsg, Array.isArray(ra) ? ra[0] : ra, target, reason);
 }
 
-export { NetworkError };
+export { MalformedAnswer, NetworkError };

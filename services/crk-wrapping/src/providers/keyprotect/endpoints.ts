@@ -1,6 +1,6 @@
 import { badRequest } from '../../errors';
 
-// Endpoint conventions (shared/keyprotect-api.md): both services speak the
+// Endpoint conventions (docs/keyprotect-api.md): both services speak the
 // key-management API under /api/v2/ of their base URL.
 
 export const DEFAULT_IAM_ENDPOINT = 'https://iam.cloud.ibm.com';

@@ -14,7 +14,7 @@ export interface HttpResponse {
   body: string;
 }
 
-/** The request never got an HTTP answer: connection refused/reset, DNS, TLS, timeout. */
+/** The request never got a whole HTTP answer: connection refused/reset, DNS, TLS, timeout, an answer cut off. */
 export class NetworkError extends Error {
   override name = 'NetworkError';
   constructor(message: string, public readonly code: string, public readonly timedOut = false) {
@@ -22,7 +22,20 @@ export class NetworkError extends Error {
   }
 }
 
-const MAX_RESPONSE = 4 * 1024 * 1024;
+/**
+ * An answer that arrived but cannot be what the service sends: larger than
+ * MAX_RESPONSE, not JSON, or JSON without the fields the call needs (checked
+ * by the caller, transport.ts). Counted by the breaker like an outage.
+ */
+export class MalformedAnswer extends Error {
+  override name = 'MalformedAnswer';
+  constructor(message: string, public readonly status?: number) {
+    super(message);
+  }
+}
+
+/** The largest answer read; none of the calls crk-wrapping makes comes near it. */
+export const MAX_RESPONSE = 4 * 1024 * 1024;
 
 /** What every request to one origin shares: its agent and the parts of its URL http.request wants. */
 interface Origin {
@@ -52,27 +65,37 @@ export class HttpClient {
     if (payload) headers['content-length'] = String(payload.length);
     const options: https.RequestOptions = { hostname: o.hostname, port: o.port, path: url.pathname + url.search, method, headers, agent: o.agent };
     return new Promise((resolve, reject) => {
+      let settled = false;
       const req = (o.secure ? https : http).request(options, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > MAX_RESPONSE) {
-            req.destroy(new NetworkError(`response from ${url.host} exceeds ${MAX_RESPONSE} bytes`, 'ETOOBIG'));
+            fail(new MalformedAnswer(`answered HTTP ${res.statusCode ?? 0} with more than ${MAX_RESPONSE} bytes`, res.statusCode));
             return;
           }
           chunks.push(c);
         });
         res.on('end', () => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8') });
         });
-        res.on('error', fail);
+        // The connection closed in the middle of the body (a length was promised, or chunks were under way).
+        const cut = () => fail(new NetworkError(`${method} ${url.host}: the answer (HTTP ${res.statusCode ?? 0}) was cut off after ${size} bytes`, 'ETRUNCATED'));
+        res.on('error', cut);
+        res.on('close', () => { if (!res.complete) cut(); });
       });
-      const timer = setTimeout(() => req.destroy(new NetworkError(`${method} ${url.host} timed out after ${timeoutMs} ms`, 'ETIMEDOUT', true)), timeoutMs);
+      // One bound for the whole exchange, body included: a service that starts an answer and drips it still times out.
+      const timer = setTimeout(() => fail(new NetworkError(`${method} ${url.host} timed out after ${timeoutMs} ms`, 'ETIMEDOUT', true)), timeoutMs);
       function fail(e: Error): void {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        reject(e instanceof NetworkError ? e : new NetworkError(`${method} ${url.host} failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`, (e as NodeJS.ErrnoException).code ?? 'ENETWORK'));
+        req.destroy();
+        reject(e instanceof NetworkError || e instanceof MalformedAnswer ? e : new NetworkError(`${method} ${url.host} failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`, (e as NodeJS.ErrnoException).code ?? 'ENETWORK'));
       }
       req.on('error', fail);
       req.end(payload);

@@ -2,8 +2,8 @@ import { createHash } from 'crypto';
 import { WrappingError } from '../../errors';
 import type { WrappingMetrics } from '../../metrics';
 import type { Breaker } from '../../resilience/breaker';
-import { redirected } from './client';
-import { NetworkError } from './http';
+import { readJson, redirected } from './client';
+import { MalformedAnswer, NetworkError } from './http';
 import type { Transport } from './transport';
 
 // IAM access tokens per (IAM endpoint, API key): cached, refreshed before they
@@ -74,29 +74,25 @@ export class IamTokens {
     const url = new URL('identity/token', iamBase.endsWith('/') ? iamBase : `${iamBase}/`);
     const breaker = this.breakerFor(url.origin);
     let res;
+    let body: { access_token: string; expires_in: number } | undefined;
     try {
+      // A 200 without a usable token is read inside the breaker, so it counts there as a failure.
       res = await this.transport.send('iam', breaker, () => ({
         url,
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: new URLSearchParams({ grant_type: APIKEY_GRANT, apikey: apiKey }).toString(),
-      }), true, deadline);
+      }), true, deadline, (r) => { if (r.status === 200) body = readJson(r, tokenShape) as typeof body; });
     } catch (e) {
+      if (e instanceof MalformedAnswer) {
+        this.metrics?.tokenRefreshes.inc({ result: 'error' });
+        throw new WrappingError('PROVIDER_ERROR', `IAM at ${url.host} answered without a usable access token: it ${e.message}`, { cause: e });
+      }
       this.metrics?.tokenRefreshes.inc({ result: 'unavailable' });
       if (e instanceof NetworkError) throw new WrappingError('PROVIDER_UNAVAILABLE', `cannot get an IAM token from ${url.host}: ${e.message}`, { cause: e });
       throw e;
     }
-    if (res.status === 200) {
-      let body: { access_token?: unknown; expires_in?: unknown };
-      try {
-        body = JSON.parse(res.body) as typeof body;
-      } catch {
-        body = {};
-      }
-      if (typeof body.access_token !== 'string' || !body.access_token || typeof body.expires_in !== 'number' || body.expires_in <= 0) {
-        this.metrics?.tokenRefreshes.inc({ result: 'error' });
-        throw new WrappingError('PROVIDER_ERROR', `IAM at ${url.host} answered 200 without a usable access token`);
-      }
+    if (res.status === 200 && body) {
       this.metrics?.tokenRefreshes.inc({ result: 'ok' });
       const now = Date.now();
       const lifetime = body.expires_in * 1000;
@@ -115,6 +111,15 @@ export class IamTokens {
     if (this.last?.apiKey !== apiKey) this.last = { apiKey, digest: createHash('sha256').update(apiKey).digest('hex') };
     return `${iamBase}\n${this.last.digest}`;
   }
+}
+
+/** IAM's token answer: a non-empty access_token and a positive expires_in. */
+function tokenShape(b: unknown): string | undefined {
+  const t = b as { access_token?: unknown; expires_in?: unknown } | null;
+  if (typeof t !== 'object' || t === null) return 'is not an object';
+  if (typeof t.access_token !== 'string' || !t.access_token) return 'has no access_token';
+  if (typeof t.expires_in !== 'number' || !(t.expires_in > 0)) return 'has no positive expires_in';
+  return undefined;
 }
 
 /** ": BXNIM0415E Provided API key could not be found." from an IAM error body, never echoing the key. */
