@@ -8,6 +8,7 @@ module.exports = {
     '<rootDir>/services/crk-wrapping',
     '<rootDir>/services/key-lifecycle',
     '<rootDir>/services/kmip-gateway',
+    '<rootDir>/services/admin-console',
     '<rootDir>/test',
   ],
 };

@@ -42,7 +42,7 @@ async function main() {
     const s = await stack.start();
     const rel = path.relative(process.cwd(), s.pkiDir);
     const pki = rel && !rel.startsWith('..') ? rel : s.pkiDir;
-    console.log(`keywarden ready: KMIP on 127.0.0.1:${s.kmipPort} (mTLS; CA ${pki}/ca.crt, client ${pki}/client.crt + client.key), admin API ${s.adminAddress}`);
+    console.log(`keywarden ready: KMIP on 127.0.0.1:${s.kmipPort} (mTLS; CA ${pki}/ca.crt, client ${pki}/client.crt + client.key), admin API ${s.adminAddress}, console ${s.consoleUrl} (trust ${pki}/ca.crt; accounts: npx keywarden operator add NAME --role admin)`);
   } catch (e) {
     console.error(`keywarden: ${e.message}`);
     await stack.stop();

@@ -1,7 +1,8 @@
 // The local stack behind `npm start`: Redis (REDIS_URL or a local
-// redis-server), the Key Protect emulator, crk-wrapping, key-lifecycle and the
-// KMIP gateway, each its own process, mTLS between them, state in one data
-// directory. Uses the built output (dist/) of every workspace.
+// redis-server), the Key Protect emulator, crk-wrapping, key-lifecycle, the
+// KMIP gateway and the admin console, each its own process, mTLS between
+// them, state in one data directory. Uses the built output (dist/) of every
+// workspace.
 //
 // Closed to other local users by default: only KMIP listens beyond loopback;
 // Redis needs a generated password and the emulator a generated API key, both
@@ -73,7 +74,7 @@ async function loadState(dataDir, kmipPort) {
   const file = path.join(dataDir, 'stack.json');
   let state = {};
   if (fs.existsSync(file)) state = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const want = { redisPort: 7379, emulatorPort: 7080, wrappingPort: 7002, lifecyclePort: 7001, gatewayHealthPort: 7411, lifecycleHealthPort: 7412, wrappingHealthPort: 7413, gatewayMetricsPort: 9401, lifecycleMetricsPort: 9402, wrappingMetricsPort: 9403 };
+  const want = { redisPort: 7379, emulatorPort: 7080, wrappingPort: 7002, lifecyclePort: 7001, gatewayHealthPort: 7411, lifecycleHealthPort: 7412, wrappingHealthPort: 7413, gatewayMetricsPort: 9401, lifecycleMetricsPort: 9402, wrappingMetricsPort: 9403, consolePort: 8443, consoleHealthPort: 7414 };
   for (const [k, v] of Object.entries(want)) {
     if (state[k] === undefined || !(await portFree(state[k]))) state[k] = await choosePort(v);
   }
@@ -201,7 +202,15 @@ class LocalStack {
       HEALTH_ADDR: `127.0.0.1:${st.gatewayHealthPort}`,
     });
     await waitFor('kmip-gateway', async () => (await common.checkHealth(`127.0.0.1:${st.gatewayHealthPort}`, common.grpc.credentials.createInsecure())) === 'SERVING', 20000, gw);
-    return { kmipPort: this.kmipPort, pkiDir, internalDir, adminAddress: `localhost:${st.lifecyclePort}` };
+
+    // The admin console: HTTPS with pki/console-server.crt (the KMIP CA's), the operator/console identity to the Admin API.
+    const con = this.spawnService('admin-console', dist('services/admin-console/dist/main.js'), [], {
+      CONSOLE_ADDR: `127.0.0.1:${st.consolePort}`, CONSOLE_TLS_DIR: internalDir, LIFECYCLE_ADDR: `localhost:${st.lifecyclePort}`,
+      CONSOLE_HTTPS_CERT_FILE: path.join(pkiDir, 'console-server.crt'), CONSOLE_HTTPS_KEY_FILE: path.join(pkiDir, 'console-server.key'),
+      HEALTH_ADDR: `127.0.0.1:${st.consoleHealthPort}`,
+    });
+    await waitFor('admin-console', async () => (await fetch(`http://127.0.0.1:${st.consoleHealthPort}/readyz`)).ok, 20000, con);
+    return { kmipPort: this.kmipPort, pkiDir, internalDir, adminAddress: `localhost:${st.lifecyclePort}`, consoleUrl: `https://localhost:${st.consolePort}/` };
   }
 
   /**

@@ -11,14 +11,16 @@ const DEPLOY = path.join(ROOT, 'deploy');
 const K8S = path.join(DEPLOY, 'k8s');
 const SERVICES = ['kmip-gateway', 'key-lifecycle', 'crk-wrapping'] as const;
 type Svc = (typeof SERVICES)[number];
+/** The operators' web console: one more image and Deployment, checked on its own (docs/console.md). */
+const CONSOLE = 'admin-console';
 const OVERLAYS = fs.readdirSync(path.join(K8S, 'overlays')).sort();
 
 /**
  * Objects the operator creates before applying an overlay (docs/deployment.md,
- * "Secrets"), with the keys the manifests read. Nothing else may be referenced
- * without being defined in the build.
+ * "Secrets"; the console's in docs/console.md), with the keys the manifests
+ * read. Nothing else may be referenced without being defined in the build.
  */
-const OPERATOR_SECRETS: Record<string, { keys: string[]; optional?: boolean }> = {
+const OPERATOR_SECRETS: Record<string, { keys: string[]; optional?: boolean; doc?: string }> = {
   'keywarden-kmip-server-tls': { keys: ['tls.crt', 'tls.key'] },
   'keywarden-kmip-gateway-tls': { keys: ['ca.crt', 'tls.crt', 'tls.key'] },
   'keywarden-key-lifecycle-tls': { keys: ['ca.crt', 'tls.crt', 'tls.key'] },
@@ -26,12 +28,15 @@ const OPERATOR_SECRETS: Record<string, { keys: string[]; optional?: boolean }> =
   'keywarden-master-key': { keys: ['master.key'] },
   'keywarden-redis-auth': { keys: ['password'] },
   'keywarden-provider-credentials': { keys: [], optional: true },
+  'keywarden-admin-console-tls': { keys: ['ca.crt', 'tls.crt', 'tls.key'], doc: 'docs/console.md' },
+  'keywarden-admin-console-https': { keys: ['tls.crt', 'tls.key'], doc: 'docs/console.md' },
 };
 
 /** Label selectors that legitimately match pods outside the build (other namespaces). */
 const EXTERNAL_PEERS: { podSelector?: Record<string, string>; namespaceSelector?: Record<string, string> }[] = [
   { podSelector: { 'k8s-app': 'kube-dns' } },
   { podSelector: { 'keywarden.io/admin-client': 'true' } },
+  { podSelector: { 'keywarden.io/console-client': 'true' } },
   { namespaceSelector: { 'kubernetes.io/metadata.name': 'monitoring' } },
 ];
 
@@ -239,7 +244,7 @@ describe('deploy/docker', () => {
     return [s, ...chain(s.from)];
   };
 
-  it.each([...SERVICES, 'keyprotect-emulator'])('target %s: runtime on node 20 slim or distroless, non-root, runs its main', (svc) => {
+  it.each([...SERVICES, CONSOLE, 'keyprotect-emulator'])('target %s: runtime on node 20 slim or distroless, non-root, runs its main', (svc) => {
     const c = chain(svc);
     expect(c.length).toBeGreaterThan(0);
     const base = c[c.length - 1].from;
@@ -279,6 +284,10 @@ describe('deploy/docker', () => {
       const inManifest = containerPorts(find(b, 'Deployment', svc)).map((p: K8s) => p.containerPort).sort();
       expect(exposed).toEqual(inManifest);
     }
+    const consoleExposed = (chain(CONSOLE)[0].body.find((i) => /^EXPOSE\s/i.test(i)) ?? '').split(/\s+/).slice(1).map(Number).sort();
+    const cd = mainDefaults(CONSOLE);
+    expect(consoleExposed).toEqual([portOf(cd.CONSOLE_ADDR), portOf(cd.HEALTH_ADDR)].sort());
+    expect(containerPorts(find(b, 'Deployment', CONSOLE)).map((p: K8s) => p.containerPort).sort()).toEqual(consoleExposed);
     const emu = chain('keyprotect-emulator')[0].body.find((i) => /^EXPOSE\s/i.test(i));
     expect(emu).toBe(`EXPOSE ${mainDefaults('keyprotect-emulator').KP_EMULATOR_PORT}`);
   });
@@ -439,6 +448,29 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
   });
 
+  it('runs the admin console: its variables read by its code, its identity and HTTPS key from Secrets, the Admin API by the headless Service', () => {
+    const d = find(b, 'Deployment', CONSOLE);
+    const c = containersOf(d).find((x: K8s) => x.name === CONSOLE);
+    const env = envOf(b, c);
+    // envString/envInt/process.env as for the services, and the files main.ts reads by variable name
+    const read = envReadBy(CONSOLE);
+    for (const m of sourceOf(CONSOLE).matchAll(/readFile\('([A-Z0-9_]+)'\)/g)) read.add(m[1]);
+    for (const name of Object.keys(env)) if (!read.has(name)) throw new Error(`${CONSOLE}: ${name} is set but not read by services/${CONSOLE}/src or libs/common`);
+    const files = mountedFiles(d, c);
+    for (const v of [env.CONSOLE_HTTPS_CERT_FILE, env.CONSOLE_HTTPS_KEY_FILE]) expect(files.get(v)).toMatchObject({ kind: 'Secret', name: 'keywarden-admin-console-https' });
+    for (const n of ['ca.crt', 'console.crt', 'console.key']) expect(files.get(`${env.CONSOLE_TLS_DIR}/${n}`)).toMatchObject({ kind: 'Secret', name: 'keywarden-admin-console-tls' });
+    expect(portOf(env.CONSOLE_ADDR)).toBe(resolvePort(c.ports, 'https'));
+    expect(portOf(env.HEALTH_ADDR)).toBe(resolvePort(c.ports, 'health'));
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(env.LIFECYCLE_ADDR).toBe('dns:///key-lifecycle:7001');
+    // sessions live in memory: one replica, never behind a load balancer of its own
+    expect(d.spec.replicas).toBe(1);
+    const svc = find(b, 'Service', CONSOLE);
+    expect(svc.spec.type ?? 'ClusterIP').toBe('ClusterIP');
+    expect(svc.spec.ports.map((p: K8s) => resolvePort(c.ports, p.targetPort))).toEqual([portOf(env.CONSOLE_ADDR)]);
+  });
+
   it('references only ConfigMaps in the build and Secrets the operator creates (documented)', () => {
     expect(byKind(b, 'Secret')).toEqual([]);
     for (const w of workloads(b)) {
@@ -467,8 +499,8 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         }
       }
     }
-    const doc = fs.readFileSync(path.join(ROOT, 'docs/deployment.md'), 'utf8');
     for (const [name, s] of Object.entries(OPERATOR_SECRETS)) {
+      const doc = fs.readFileSync(path.join(ROOT, s.doc ?? 'docs/deployment.md'), 'utf8');
       expect(doc).toContain(name);
       for (const k of s.keys) expect(doc).toContain(k);
     }
@@ -565,7 +597,12 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       .flatMap((r: K8s) => (r.from ? r.from.map((f: K8s) => JSON.stringify(f.podSelector?.matchLabels ?? f.namespaceSelector?.matchLabels)) : ['anywhere']));
     const app = (n: string) => JSON.stringify({ 'app.kubernetes.io/name': n });
     expect(sourcesOf('kmip-gateway', 5696)).toEqual(['anywhere']);
-    expect(sourcesOf('key-lifecycle', 7001).sort()).toEqual([app('kmip-gateway'), JSON.stringify({ 'keywarden.io/admin-client': 'true' })].sort());
+    expect(sourcesOf('key-lifecycle', 7001).sort()).toEqual([app('kmip-gateway'), app(CONSOLE), JSON.stringify({ 'keywarden.io/admin-client': 'true' })].sort());
+    // the console: browsers through labelled pods only, its health port for the kubelet, and out only to the Admin API
+    expect(sourcesOf(CONSOLE, 8443)).toEqual([JSON.stringify({ 'keywarden.io/console-client': 'true' })]);
+    expect(sourcesOf(CONSOLE, 9414)).toEqual(['anywhere']);
+    expect((policyFor(CONSOLE)?.spec.egress ?? []).flatMap((r: K8s) => r.to.map((t: K8s) => `${t.podSelector?.matchLabels?.['app.kubernetes.io/name']}:${r.ports.map((p: K8s) => p.port)}`)))
+      .toEqual(['key-lifecycle:7001']);
     expect(sourcesOf('crk-wrapping', 7002)).toEqual([app('key-lifecycle')]);
     for (const port of [6379, 26379]) expect(sourcesOf('redis', port).sort()).toEqual([app('key-lifecycle'), app('redis')].sort());
     const egress = (name: string, to: string) => (policyFor(name)?.spec.egress ?? [])
@@ -619,7 +656,10 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
   it('pulls keywarden images from the region and refers to no other region', () => {
     const registry = b.kustomization.images.map((i: K8s) => String(i.newName).split('/')[0]);
     expect(new Set(registry).size).toBe(1);
-    for (const svc of SERVICES) expect(main(svc).image).toMatch(new RegExp(`^${registry[0].replace(/\./g, '\\.')}/keywarden/${svc}:\\d`));
+    for (const svc of [...SERVICES, CONSOLE]) {
+      const image = containersOf(find(b, 'Deployment', svc)).find((c: K8s) => c.name === svc).image;
+      expect(image).toMatch(new RegExp(`^${registry[0].replace(/\./g, '\\.')}/keywarden/${svc}:\\d`));
+    }
     const region = find(b, 'ConfigMap', 'keywarden-region').data;
     expect(region.region).toBe(overlay);
     expect(region['keyprotect-endpoint']).toBe(`https://${overlay}.kms.cloud.ibm.com`);

@@ -28,8 +28,8 @@ test('npm start stack: PyKMIP creates and reads a key, the stack restarts, the s
 
     const listed = cli(dataDir, ['--json', 'key', 'list', 'default']);
     expect(listed.code).toBe(0);
-    const keys = JSON.parse(listed.stdout) as Array<{ uniqueIdentifier: string; state: number }>;
-    expect(keys.find((k) => k.uniqueIdentifier === first.uid)?.state).toBe(2); // Active
+    const keys = JSON.parse(listed.stdout) as Array<{ uniqueIdentifier: string; state: string }>;
+    expect(keys.find((k) => k.uniqueIdentifier === first.uid)?.state).toBe('Active');
 
     expect(await stop(running)).toBe(0);
     running = undefined;

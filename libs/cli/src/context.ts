@@ -11,7 +11,8 @@ export interface GlobalOptions {
   pkiDir?: string;
   cert?: string;
   json?: boolean;
-  timeout: string;
+  /** Per-call deadline in seconds (checked when parsed: options.ts). */
+  timeout: number;
 }
 
 export class CliError extends Error {
@@ -26,6 +27,8 @@ export interface Ctx {
   lifecycle: lifecycleV1.KeyLifecycleClient;
   call<Res>(method: string, req: object): Promise<Res>;
   out(human: string, json: unknown): void;
+  /** The Admin API address in use (for messages). */
+  endpoint: string;
   close(): void;
 }
 
@@ -40,20 +43,40 @@ function resolveEndpoint(o: GlobalOptions): string {
   return 'localhost:7001';
 }
 
-/** gRPC status -> exit code: 3 not found, 4 precondition/conflict, 5 permission, 6 unavailable, 1 other. */
+/**
+ * gRPC status -> exit code (README, "Operator CLI"): 2 usage (the server
+ * refused the arguments), 3 not found, 4 conflict/precondition, 5
+ * permission, 6 unreachable or too busy (try again), 1 anything else.
+ */
 export function exitCodeFor(e: unknown): number {
   if (!isGrpcError(e)) return 1;
   switch (e.code) {
     case grpc.status.NOT_FOUND: return 3;
     case grpc.status.ALREADY_EXISTS:
-    case grpc.status.FAILED_PRECONDITION: return 4;
+    case grpc.status.FAILED_PRECONDITION:
+    case grpc.status.ABORTED: return 4;
     case grpc.status.PERMISSION_DENIED:
     case grpc.status.UNAUTHENTICATED: return 5;
     case grpc.status.UNAVAILABLE:
-    case grpc.status.DEADLINE_EXCEEDED: return 6;
-    case grpc.status.INVALID_ARGUMENT: return 2;
+    case grpc.status.DEADLINE_EXCEEDED:
+    case grpc.status.RESOURCE_EXHAUSTED: return 6;
+    case grpc.status.INVALID_ARGUMENT:
+    case grpc.status.OUT_OF_RANGE: return 2;
     default: return 1;
   }
+}
+
+/** A failure of a call or stream as the CLI reports it: the server's message and the exit code for its status. */
+export function callError(e: unknown, endpoint: string): CliError {
+  return new CliError(describeError(e, endpoint), exitCodeFor(e));
+}
+
+/**
+ * JSON of a value the commands did not already turn into a view (views.ts):
+ * 64-bit counts as numbers, never as strings.
+ */
+export function toJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? (x <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString()) : x), 2);
 }
 
 export function describeError(e: unknown, endpoint: string): string {
@@ -62,6 +85,17 @@ export function describeError(e: unknown, endpoint: string): string {
     return e.details || e.message;
   }
   return e instanceof Error ? e.message : String(e);
+}
+
+type Messages = Record<string, { fromPartial?: (o: object) => object } | undefined>;
+
+/**
+ * The request message of a method with every field it omits at its default:
+ * ts-proto encodes whole messages only (a map left out fails to serialize).
+ */
+function complete(pkg: object, method: string, req: object): object {
+  const type = (pkg as Messages)[`${method[0].toUpperCase()}${method.slice(1)}Request`];
+  return type?.fromPartial ? type.fromPartial(req) : req;
 }
 
 export function createCtx(o: GlobalOptions): Ctx {
@@ -77,22 +111,23 @@ export function createCtx(o: GlobalOptions): Ctx {
   const creds = channelCredentials(tls);
   const admin = new adminV1.AdminClient(endpoint, creds, channelOptions());
   const lifecycle = new lifecycleV1.KeyLifecycleClient(endpoint, creds, channelOptions());
-  const timeoutMs = Number(o.timeout) * 1000;
+  const timeoutMs = o.timeout * 1000;
   return {
     opts: o,
+    endpoint,
     admin,
     lifecycle,
     call: <Res>(method: string, req: object) => new Promise<Res>((resolve, reject) => {
       const target = method.startsWith('lifecycle.') ? lifecycle : admin;
       const m = method.replace(/^lifecycle\./, '');
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      (target as any)[m](req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err: Error | null, res: Res) => {
-        if (err) reject(new CliError(describeError(err, endpoint), exitCodeFor(err)));
+      (target as any)[m](complete(target === admin ? adminV1 : lifecycleV1, m, req), new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err: Error | null, res: Res) => {
+        if (err) reject(callError(err, endpoint));
         else resolve(res);
       });
     }),
     out(human, json) {
-      process.stdout.write(o.json ? JSON.stringify(json, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n' : human + (human.endsWith('\n') ? '' : '\n'));
+      process.stdout.write(o.json ? toJson(json) + '\n' : human + (human.endsWith('\n') ? '' : '\n'));
     },
     close() {
       admin.close();

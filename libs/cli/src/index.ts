@@ -1,12 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, Ctx, GlobalOptions, createCtx } from './context';
+import * as audit from './commands/audit';
 import * as certs from './commands/certs';
 import * as keys from './commands/keys';
+import * as operators from './commands/operators';
 import * as rootkey from './commands/rootkey';
 import * as tenants from './commands/tenants';
 import * as vcenter from './commands/vcenter';
+import { secondsUpTo } from './options';
 
 export { CliError } from './context';
+export * as views from './views';
 
 /** Builds the `keywarden` program; `run` parses argv and returns the exit code. */
 export function buildProgram(): { program: Command; cleanup: () => void } {
@@ -17,7 +21,7 @@ export function buildProgram(): { program: Command; cleanup: () => void } {
     .option('--endpoint <host:port>', 'Admin API address (default: from --data-dir, else KEYWARDEN_ADMIN_ADDR, else localhost:7001)')
     .option('--pki-dir <dir>', 'directory with the internal CA (ca.crt) and your operator certificate (default: <data-dir>/pki/internal)')
     .option('--cert <name>', 'operator certificate name in the PKI directory (<name>.crt/.key)', 'admin')
-    .option('--timeout <seconds>', 'per-call deadline', '30')
+    .option('--timeout <seconds>', 'per-call deadline', secondsUpTo(3600), 30)
     .option('--json', 'machine-readable output')
     .exitOverride()
     .showHelpAfterError();
@@ -28,6 +32,8 @@ export function buildProgram(): { program: Command; cleanup: () => void } {
   certs.register(program, getCtx);
   keys.register(program, getCtx);
   rootkey.register(program, getCtx);
+  audit.register(program, getCtx);
+  operators.register(program, getCtx);
   vcenter.register(program, getCtx, globals);
   return { program, cleanup: () => ctx?.close() };
 }

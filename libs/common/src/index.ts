@@ -7,3 +7,4 @@ export * from './pki';
 export * from './timeout';
 export * from './peer';
 export * from './roles';
+export * from './password';

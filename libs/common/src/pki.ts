@@ -166,6 +166,8 @@ export const INTERNAL_IDENTITIES: ReadonlyArray<{ name: string; role: Role; role
   { name: 'key-lifecycle', role: 'key-lifecycle', usage: 'both' },
   { name: 'crk-wrapping', role: 'crk-wrapping', usage: 'both' },
   { name: 'admin', role: 'operator', roleName: 'admin', usage: 'client' },
+  // The admin console acts for the person signed in to it (docs/console.md).
+  { name: 'console', role: 'operator', roleName: 'console', usage: 'client' },
 ];
 
 /** Options for an internal certificate of `role` (services answer on localhost too). */
@@ -182,7 +184,8 @@ export function internalIdentity(role: Role, o: { commonName?: string; roleName?
 
 /**
  * Creates (once) the development PKI: in `dir` the KMIP CA, server.crt
- * (localhost, 127.0.0.1, ::1) and client.crt for a test vCenter; in
+ * (localhost, 127.0.0.1, ::1), client.crt for a test vCenter and
+ * console-server.crt (the admin console's HTTPS, localhost); in
  * `dir/internal` the internal CA and one certificate per internal identity
  * (INTERNAL_IDENTITIES). Existing files are kept, so restarts keep identities.
  *
@@ -212,6 +215,9 @@ export function ensureDevPki(dir: string): DevPki {
   const kmip: Array<[string, IssueOptions]> = [
     ['server', { commonName: 'localhost', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] }],
     ['client', { commonName: 'vcenter-dev', usage: 'client', organization: 'keywarden dev' }],
+    // The admin console's HTTPS certificate: signed by the KMIP CA, the one people and vCenter
+    // already trust, which no gRPC server trusts; docs/console.md says why.
+    ['console-server', { commonName: 'localhost', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] }],
   ];
   for (const [name, o] of kmip) {
     if (!fs.existsSync(path.join(dir, `${name}.crt`))) writeIssued(dir, name, issueCertificate(ca, o));

@@ -1,7 +1,12 @@
-import { grpc, peerOf, requireRole, toStatus } from '@keywarden/common';
-import type { adminV1 } from '@keywarden/proto';
+import { grpc, peerOf, requireRole, ServiceError, toStatus } from '@keywarden/common';
+import { adminV1 } from '@keywarden/proto';
+import { listAudit } from './admin/audit';
 import { addCertificate, listCertificates, removeCertificate } from './admin/certificates';
+import { destroyKey, revokeKey } from './admin/key-state';
 import { getKey, listKeys, probeKey } from './admin/keys';
+import {
+  addOperator, CONSOLE_IDENTITY, listOperators, loadOperator, removeOperator, setOperatorPassword, verifyOperatorPassword,
+} from './admin/operators';
 import { RewrapJobs } from './admin/rewrap';
 import { getRootKeyStatus, rotateRootKey, shredRootKey } from './admin/root-keys';
 import { createTenant, deleteTenant, getTenant, listTenants, tenantOut, updateTenant } from './admin/tenants';
@@ -12,16 +17,57 @@ type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<u
 const WHAT = 'the Admin API';
 
 /**
+ * Request metadata in which the admin console names the person signed in to
+ * it, and the epoch of that person's password (docs/console.md). Read from
+ * the console's certificate alone: from any other caller it is ignored.
+ */
+export const ACTING_OPERATOR_METADATA = 'keywarden-operator';
+export const OPERATOR_EPOCH_METADATA = 'keywarden-operator-epoch';
+
+/** Methods that change nothing: all a console viewer may call. */
+const READ_ONLY = new Set(['ListTenants', 'GetTenant', 'ListCertificates', 'ListKeys', 'GetKey', 'ProbeKey', 'GetRootKeyStatus', 'WatchRewrap', 'ListAudit']);
+/** Account management: for operator certificates (the CLI), never through the console. */
+const ACCOUNTS = new Set(['AddOperator', 'ListOperators', 'RemoveOperator', 'SetOperatorPassword']);
+
+const denied = (m: string) => new ServiceError(grpc.status.PERMISSION_DENIED, m);
+
+function metadataValue(call: Call, key: string): string {
+  const v = call.metadata.get(key)[0];
+  return typeof v === 'string' ? v.slice(0, 128) : '';
+}
+
+/**
  * Who may use the Admin API: operator certificates of the internal CA (URI
  * SAN spiffe://keywarden/operator[/<name>]); anyone only on a plaintext
  * development server. The caller is recorded before the check, so a refused
  * call is audited with the certificate that tried.
+ *
+ * The console's certificate (operator/console) acts for the person signed in
+ * to it: each of its calls names that account and its password epoch, which
+ * must still be current, and the account's role decides (a viewer reads
+ * only). The audit names the person, `via` the console. Only this
+ * certificate may check passwords, and it may not manage accounts.
  */
-function authorize(call: Call, c: OpContext, secure: boolean): void {
+async function authorize(core: Core, call: Call, c: OpContext, secure: boolean, method: string): Promise<void> {
   const peer = peerOf(call);
   if (peer) c.fingerprint = peer.fingerprint;
   requireRole(call, secure, ['operator'], WHAT);
-  if (peer?.name) c.detail = { ...c.detail, operator: peer.name };
+  if (!secure) return;
+  if (peer?.name !== CONSOLE_IDENTITY) {
+    if (peer?.name) c.detail = { ...c.detail, operator: peer.name };
+    if (method === 'VerifyOperatorPassword') throw denied('only the admin console checks operator passwords');
+    return;
+  }
+  c.detail = { ...c.detail, via: CONSOLE_IDENTITY };
+  if (ACCOUNTS.has(method)) throw denied('operator accounts are managed with the keywarden CLI (`keywarden operator`), not through the console');
+  if (method === 'VerifyOperatorPassword') return;
+  const name = metadataValue(call, ACTING_OPERATOR_METADATA);
+  if (!name) throw denied('the console must name the operator it acts for');
+  c.detail.operator = name;
+  const o = await loadOperator(core, name);
+  if (!o) throw new ServiceError(grpc.status.UNAUTHENTICATED, `no operator "${name}" (removed?); sign in again`);
+  if (o.epoch !== metadataValue(call, OPERATOR_EPOCH_METADATA)) throw new ServiceError(grpc.status.UNAUTHENTICATED, `the password of "${name}" was changed; sign in again`);
+  if (o.role !== adminV1.OperatorRole.OPERATOR_ROLE_ADMIN && !READ_ONLY.has(method)) throw denied(`operator "${name}" is a viewer: read-only`);
 }
 
 /** The provider fields a tenant change set, for the audit (values of endpoints and ids; never a credential). */
@@ -47,9 +93,11 @@ function providerChanges(before: adminV1.Tenant | undefined, after: adminV1.Tena
 export function adminService(core: Core, jobs: RewrapJobs, secure: boolean): adminV1.AdminServer {
   const h = <Req, Res>(name: string, fn: (req: Req, c: OpContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> => (call, callback) => {
     core.audited(`Admin.${name}`, async (c) => {
-      const r = call.request as { tenantId?: string; id?: string };
+      const r = call.request as { tenantId?: string; id?: string; uniqueIdentifier?: string };
       c.tenant = r.tenantId || r.id || undefined;
-      authorize(call as Call, c, secure);
+      // Before the check, so that a refused change to a key is audited with the key.
+      if (r.uniqueIdentifier) c.uid = r.uniqueIdentifier.slice(0, 256);
+      await authorize(core, call as Call, c, secure, name);
       return fn(call.request, c);
     }).then(
       (res) => callback(null, res),
@@ -87,10 +135,34 @@ export function adminService(core: Core, jobs: RewrapJobs, secure: boolean): adm
     watchRewrap: (call) => {
       const c: OpContext = { op: 'Admin.WatchRewrap', fingerprint: '' };
       Promise.resolve()
-        .then(() => authorize(call as Call, c, secure))
+        .then(() => authorize(core, call as Call, c, secure, 'WatchRewrap'))
         .then(() => jobs.watch(call.request, call))
         .then(() => call.end(), (err: unknown) => { call.emit('error', toStatus(err, core.log, { method: 'Admin.WatchRewrap' })); });
     },
     shredRootKey: h('ShredRootKey', (req: adminV1.ShredRootKeyRequest) => shredRootKey(core, req)),
+    revokeKey: h('RevokeKey', async (req: adminV1.RevokeKeyRequest, c) => {
+      c.detail = { ...c.detail, revocationReason: String(req.revocationReasonCode) };
+      return revokeKey(core, req);
+    }),
+    destroyKey: h('DestroyKey', (req: adminV1.DestroyKeyRequest) => destroyKey(core, req)),
+    listAudit: h('ListAudit', (req: adminV1.ListAuditRequest) => listAudit(core, req)),
+    addOperator: h('AddOperator', async (req: adminV1.AddOperatorRequest, c) => {
+      c.detail = { ...c.detail, account: req.name.slice(0, 64), role: adminV1.operatorRoleToJSON(req.role) };
+      return addOperator(core, req);
+    }),
+    listOperators: h('ListOperators', () => listOperators(core)),
+    removeOperator: h('RemoveOperator', async (req: adminV1.RemoveOperatorRequest, c) => {
+      c.detail = { ...c.detail, account: req.name.slice(0, 64) };
+      return removeOperator(core, req);
+    }),
+    setOperatorPassword: h('SetOperatorPassword', async (req: adminV1.SetOperatorPasswordRequest, c) => {
+      c.detail = { ...c.detail, account: req.name.slice(0, 64) };
+      return setOperatorPassword(core, req);
+    }),
+    verifyOperatorPassword: h('VerifyOperatorPassword', async (req: adminV1.VerifyOperatorPasswordRequest, c) => {
+      // The audit names who tried to sign in (the password is never recorded).
+      c.detail = { ...c.detail, operator: req.name.slice(0, 64) };
+      return verifyOperatorPassword(core, req);
+    }),
   };
 }

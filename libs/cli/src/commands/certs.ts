@@ -5,10 +5,11 @@ import { normalizeFingerprint } from '@keywarden/common';
 import { adminV1 } from '@keywarden/proto';
 import { CliError, Ctx } from '../context';
 import { kv, table } from '../table';
+import { certificateView, daysLeft as daysUntil } from '../views';
 
 function daysLeft(notAfter: string): string {
-  const d = Math.floor((Date.parse(notAfter) - Date.now()) / 86400_000);
-  return Number.isNaN(d) ? '' : d < 0 ? `EXPIRED ${-d}d ago` : `${d}d`;
+  const d = daysUntil(notAfter);
+  return d === null ? '' : d < 0 ? `EXPIRED ${-d}d ago` : `${d}d`;
 }
 
 const MAX_FILE = 64 * 1024;
@@ -43,7 +44,7 @@ export function register(program: Command, ctx: () => Ctx): void {
       const c = ctx();
       const r = await c.call<adminV1.Certificate>('addCertificate', { tenantId, pem });
       if (!c.opts.json) for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-      c.out(kv([['fingerprint', r.fingerprint], ['tenant', r.tenantId], ['subject', r.subject], ['issuer', r.issuer], ['expires', `${r.notAfter} (${daysLeft(r.notAfter)})`], ['clientAuth', String(r.clientAuth)]]), r);
+      c.out(kv([['fingerprint', r.fingerprint], ['tenant', r.tenantId], ['subject', r.subject], ['issuer', r.issuer], ['expires', `${r.notAfter} (${daysLeft(r.notAfter)})`], ['clientAuth', String(r.clientAuth)]]), certificateView(r));
     });
 
   cert.command('list')
@@ -52,7 +53,7 @@ export function register(program: Command, ctx: () => Ctx): void {
     .action(async (o) => {
       const c = ctx();
       const r = await c.call<adminV1.ListCertificatesResponse>('listCertificates', { tenantId: o.tenant ?? '' });
-      c.out(table(['FINGERPRINT', 'TENANT', 'SUBJECT', 'EXPIRES', 'LEFT'], r.certificates.map((x) => [x.fingerprint, x.tenantId, x.subject, x.notAfter, daysLeft(x.notAfter)])), r.certificates);
+      c.out(table(['FINGERPRINT', 'TENANT', 'SUBJECT', 'EXPIRES', 'LEFT'], r.certificates.map((x) => [x.fingerprint, x.tenantId, x.subject, x.notAfter, daysLeft(x.notAfter)])), r.certificates.map(certificateView));
     });
 
   cert.command('remove <fingerprint>')

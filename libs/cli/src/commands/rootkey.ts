@@ -2,8 +2,10 @@ import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { grpc } from '@keywarden/common';
 import { adminV1 } from '@keywarden/proto';
-import { CliError, Ctx } from '../context';
+import { callError, CliError, Ctx } from '../context';
+import { integerIn } from '../options';
 import { kv } from '../table';
+import { jobView, rootKeyView } from '../views';
 
 function statusText(s: adminV1.RootKeyStatus): string {
   return kv([['tenant', s.tenantId], ['root key', s.crkId], ['state', s.state], ['version', s.currentVersion], ['last rotated', s.lastRotated], ['keys on older versions', s.keysOnOlderVersions], ['detail', s.detail]]);
@@ -28,7 +30,7 @@ async function watch(c: Ctx, job: adminV1.RewrapJob): Promise<adminV1.RewrapJob>
       }
     });
     stream.on('end', () => resolve());
-    stream.on('error', (e: Error & { code?: number }) => (e.code === grpc.status.CANCELLED ? resolve() : reject(new CliError(e.message))));
+    stream.on('error', (e: Error & { code?: number }) => (e.code === grpc.status.CANCELLED ? resolve() : reject(callError(e, c.endpoint))));
   });
   bar?.stop();
   return last;
@@ -36,6 +38,7 @@ async function watch(c: Ctx, job: adminV1.RewrapJob): Promise<adminV1.RewrapJob>
 
 /** After a shred, ask the key service whether a few of the tenant's keys could still be served (as a KMIP Get would). */
 async function proveUnusable(c: Ctx, tenantId: string, sample: number): Promise<Array<{ uid: string; result: string }>> {
+  if (sample === 0) return [];
   const keys = await c.call<adminV1.ListKeysResponse>('listKeys', { tenantId, limit: sample, pageToken: '' });
   const out: Array<{ uid: string; result: string }> = [];
   for (const k of keys.keys) {
@@ -51,7 +54,7 @@ export function register(program: Command, ctx: () => Ctx): void {
   rk.command('status <tenant>').description('root key state in the provider and keys not yet on its newest version').action(async (tenantId: string) => {
     const c = ctx();
     const s = await c.call<adminV1.RootKeyStatus>('getRootKeyStatus', { tenantId });
-    c.out(statusText(s), s);
+    c.out(statusText(s), rootKeyView(s));
   });
 
   rk.command('rotate <tenant>')
@@ -61,31 +64,31 @@ export function register(program: Command, ctx: () => Ctx): void {
       const c = ctx();
       const s = await c.call<adminV1.RootKeyStatus>('rotateRootKey', { tenantId });
       if (!c.opts.json) process.stderr.write(`rotated: root key ${s.crkId} now at version ${s.currentVersion}\n`);
-      if (o.rewrap === false) return c.out(statusText(s), s);
+      if (o.rewrap === false) return c.out(statusText(s), rootKeyView(s));
       const job = await watch(c, await c.call<adminV1.RewrapJob>('startRewrap', { tenantId }));
       const after = await c.call<adminV1.RootKeyStatus>('getRootKeyStatus', { tenantId });
-      c.out(`${job.status}: ${job.rewrapped} rewrapped, ${job.failed} failed of ${job.total}${job.error ? ` (${job.error})` : ''}\n${statusText(after)}`, { job, status: after });
+      c.out(`${job.status}: ${job.rewrapped} rewrapped, ${job.failed} failed of ${job.total}${job.error ? ` (${job.error})` : ''}\n${statusText(after)}`, { job: jobView(job), status: rootKeyView(after) });
       if (job.status !== 'done' || Number(job.failed) > 0) throw new CliError('the rewrap did not complete; run `keywarden rootkey rewrap` again', 4);
     });
 
   rk.command('rewrap <tenant>').description('rewrap every key onto the newest root key version (with progress)').action(async (tenantId: string) => {
     const c = ctx();
     const job = await watch(c, await c.call<adminV1.RewrapJob>('startRewrap', { tenantId }));
-    c.out(`${job.status}: ${job.rewrapped} rewrapped, ${job.failed} failed of ${job.total}`, job);
+    c.out(`${job.status}: ${job.rewrapped} rewrapped, ${job.failed} failed of ${job.total}`, jobView(job));
     if (job.status !== 'done' || Number(job.failed) > 0) throw new CliError('the rewrap did not complete', 4);
   });
 
   rk.command('shred <tenant>')
     .description('crypto-shred: delete the root key in the provider; every key of the tenant becomes unusable')
     .requiredOption('--confirm <tenant>', 'repeat the tenant id')
-    .option('--sample <n>', 'keys to try afterwards as proof', '3')
+    .option('--sample <n>', 'keys to try afterwards as proof (0 to 100)', integerIn(0, 100), 3)
     .action(async (tenantId: string, o) => {
       if (o.confirm !== tenantId) throw new CliError('--confirm must repeat the tenant id exactly', 2);
       const c = ctx();
       const s = await c.call<adminV1.RootKeyStatus>('shredRootKey', { tenantId, confirmTenantId: o.confirm });
-      const proof = await proveUnusable(c, tenantId, Number(o.sample));
+      const proof = await proveUnusable(c, tenantId, o.sample as number);
       const lines = proof.map((p) => `  ${p.uid}: ${p.result}`);
-      c.out(`${statusText(s)}\nproof (each key as a KMIP Get would be served now):\n${lines.length ? lines.join('\n') : '  (no keys to try)'}`, { status: s, proof });
+      c.out(`${statusText(s)}\nproof (each key as a KMIP Get would be served now):\n${lines.length ? lines.join('\n') : '  (no keys to try)'}`, { status: rootKeyView(s), proof });
       if (proof.some((p) => p.result === 'STILL USABLE')) throw new CliError('some keys are still usable after the shred', 1);
     });
 }

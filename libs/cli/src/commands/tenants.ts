@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { adminV1 } from '@keywarden/proto';
 import { CliError, Ctx } from '../context';
 import { kv, table } from '../table';
+import { deleteTenantView, tenantView } from '../views';
 
 const KINDS: Record<string, adminV1.ProviderKind> = {
   keyprotect: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT,
@@ -63,7 +64,7 @@ export function register(program: Command, ctx: () => Ctx): void {
         createRootKey: !!o.createRootKey,
         ...credentialFrom(o),
       });
-      c.out(`created tenant ${t.id} (root key ${t.provider?.crkId})`, t);
+      c.out(`created tenant ${t.id} (root key ${t.provider?.crkId})`, tenantView(t));
     });
 
   tenant.command('update <id>')
@@ -76,13 +77,13 @@ export function register(program: Command, ctx: () => Ctx): void {
         ? { kind: adminV1.ProviderKind.PROVIDER_KIND_UNSPECIFIED, endpoint: o.url ?? '', iamEndpoint: o.iamUrl ?? '', instanceId: o.instance ?? '', crkId: o.crkId ?? '' }
         : undefined;
       const t = await c.call<adminV1.Tenant>('updateTenant', { tenantId: id, name: o.name ?? '', provider, ...credentialFrom(o) });
-      c.out(`updated tenant ${t.id}`, t);
+      c.out(`updated tenant ${t.id}`, tenantView(t));
     });
 
   tenant.command('list').description('list tenants').action(async () => {
     const c = ctx();
     const r = await c.call<adminV1.ListTenantsResponse>('listTenants', {});
-    c.out(tenantRows(r.tenants), r.tenants);
+    c.out(tenantRows(r.tenants), r.tenants.map(tenantView));
   });
 
   tenant.command('show <id>').description('show one tenant').action(async (id: string) => {
@@ -92,7 +93,7 @@ export function register(program: Command, ctx: () => Ctx): void {
       ['id', t.id], ['name', t.name], ['provider', kindName(t.provider?.kind)], ['endpoint', t.provider?.endpoint],
       ['iam endpoint', t.provider?.iamEndpoint], ['instance', t.provider?.instanceId], ['root key', t.provider?.crkId],
       ['credential', t.credentialSource], ['keys', t.keyCount], ['certificates', t.certificateCount], ['created', t.createdAt],
-    ]), t);
+    ]), tenantView(t));
   });
 
   tenant.command('delete <id>')
@@ -103,6 +104,6 @@ export function register(program: Command, ctx: () => Ctx): void {
       if (o.confirm !== id) throw new CliError('--confirm must repeat the tenant id exactly', 2);
       const c = ctx();
       const r = await c.call<adminV1.DeleteTenantResponse>('deleteTenant', { tenantId: id, confirmTenantId: o.confirm, deleteRootKey: !!o.deleteRootKey });
-      c.out(`deleted tenant ${id}: ${r.keysDeleted} keys, ${r.certificatesRemoved} certificates`, r);
+      c.out(`deleted tenant ${id}: ${r.keysDeleted} keys, ${r.certificatesRemoved} certificates`, deleteTenantView(r));
     });
 }
