@@ -6,17 +6,23 @@
 // and channel options the services use, and next to it a gRPC bidirectional
 // stream carrying the same messages (the alternative to unary calls) as a
 // ratio. From the two it prints the CPU floor of the default Get path: what
-// the hops alone cost before any KMIP, Redis or cryptographic work.
+// the hops alone cost before any KMIP, Redis or cryptographic work. Then the
+// gateway's own client of key-lifecycle, a Get with the real messages over
+// each transport: unary (one call each) and stream (Relay, the default),
+// against key-lifecycle's own Relay framing (serveRelay) answering at once.
 //   npm run bench:hops -w test
 //   PERF_CALLS (20000 per measurement), PERF_CONCURRENCY (16), PERF_ROUNDS (2)
 import { ChildProcess, fork } from 'child_process';
 import http from 'http';
 import os from 'os';
-import { channelCredentials, channelOptions, grpc, loadTlsFiles, serverCredentials, serverOptions, unaryCall } from '@keywarden/common';
+import { channelCredentials, channelOptions, createLogger, grpc, loadTlsFiles, serverCredentials, serverOptions, unaryCall } from '@keywarden/common';
+import { RelayHandlers, serveRelay } from '@keywarden/key-lifecycle';
+import { LifecycleBackend, grpcLifecycleBackend } from '@keywarden/kmip-gateway';
+import { lifecycleV1 } from '@keywarden/proto';
 import { benchPki, envSeconds, machineLine, track } from './proc';
 import { median, processCpuSeconds } from './stats';
 
-type Hop = 'grpc-unary' | 'grpc-unary-channel' | 'grpc-stream' | 'http';
+type Hop = 'grpc-unary' | 'grpc-unary-channel' | 'grpc-stream' | 'http' | 'lifecycle-unary' | 'lifecycle-stream';
 
 const identity = (b: Buffer) => b;
 const rawMethod = (path: string, requestStream: boolean, responseStream: boolean) => ({
@@ -33,12 +39,29 @@ const REQUEST = Buffer.alloc(120, 0x61);
 const RESPONSE = Buffer.alloc(160, 0x62);
 const PROVIDER_BODY = JSON.stringify({ ciphertext: 'A'.repeat(140) });
 const PROVIDER_ANSWER = JSON.stringify({ metadata: { collectionType: 'application/vnd.ibm.kms.key_action+json', collectionTotal: 1 }, resources: [{ plaintext: 'B'.repeat(44) }] });
+// The gateway's Get as it sends it, and key-lifecycle's answer (an AES-256 key).
+const GET: lifecycleV1.GetRequest = { caller: { certFingerprint: 'a1'.repeat(32) }, uniqueIdentifier: '6f1f4a52-2d1e-4f4c-9a43-0f2a1c9e7b55', keyFormatType: 0 };
+const GOT: lifecycleV1.GetResponse = {
+  uniqueIdentifier: GET.uniqueIdentifier, objectType: 2, keyFormatType: 1, cryptographicAlgorithm: 3, cryptographicLength: 256,
+  keyMaterial: Buffer.alloc(32, 0x6b), secretDataType: 0,
+};
+
+/** key-lifecycle's service answering Get at once, unary and over Relay (with its real stream framing). */
+function lifecycleStub(): lifecycleV1.KeyLifecycleServer {
+  const handlers = { get: () => Promise.resolve(GOT) } as unknown as RelayHandlers;
+  const log = createLogger('key-lifecycle', 'warn');
+  return {
+    get: (_call: unknown, cb: grpc.sendUnaryData<lifecycleV1.GetResponse>) => cb(null, GOT),
+    relay: (call: grpc.ServerDuplexStream<lifecycleV1.RelayRequest, lifecycleV1.RelayResponse>) => serveRelay(call, handlers, { log }),
+  } as unknown as lifecycleV1.KeyLifecycleServer;
+}
 
 interface Ports { grpc: number; http: number }
 
 /** The server side of every hop, in its own process as in the stack. */
 function serve(pkiDir: string): void {
   const server = new grpc.Server(serverOptions());
+  server.addService(lifecycleV1.KeyLifecycleService, lifecycleStub());
   server.addService(SERVICE, {
     echo: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, RESPONSE),
     chat: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
@@ -67,13 +90,19 @@ class Client {
   private readonly waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private closing = false;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
+  /** The gateway's client of key-lifecycle, one per transport. */
+  private readonly lifecycle: Record<'lifecycle-unary' | 'lifecycle-stream', LifecycleBackend>;
 
   constructor(pkiDir: string, private readonly ports: Ports) {
     const Ctor = grpc.makeGenericClientConstructor(SERVICE, 'Hop');
     this.grpc = new Ctor(`localhost:${ports.grpc}`, channelCredentials(loadTlsFiles(pkiDir, 'key-lifecycle')), channelOptions());
+    const gateway = (transport: 'unary' | 'stream') =>
+      grpcLifecycleBackend({ address: `localhost:${ports.grpc}`, tls: loadTlsFiles(pkiDir, 'kmip-gateway'), deadlineMs: 10_000, transport });
+    this.lifecycle = { 'lifecycle-unary': gateway('unary'), 'lifecycle-stream': gateway('stream') };
   }
 
   call(hop: Hop): Promise<void> {
+    if (hop === 'lifecycle-unary' || hop === 'lifecycle-stream') return this.lifecycle[hop].get(GET).then(() => undefined);
     if (hop === 'grpc-unary') {
       return new Promise((resolve, reject) => {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -117,6 +146,7 @@ class Client {
     this.closing = true;
     this.stream?.end();
     this.grpc.close();
+    for (const b of Object.values(this.lifecycle)) b.close();
     this.agent.destroy();
   }
 }
@@ -152,7 +182,7 @@ async function main(): Promise<void> {
   const calls = envSeconds('PERF_CALLS', 20_000);
   const concurrency = envSeconds('PERF_CONCURRENCY', 16);
   const rounds = envSeconds('PERF_ROUNDS', 2);
-  const hops: Hop[] = ['grpc-unary', 'grpc-unary-channel', 'grpc-stream', 'http'];
+  const hops: Hop[] = ['grpc-unary', 'grpc-unary-channel', 'grpc-stream', 'http', 'lifecycle-unary', 'lifecycle-stream'];
   const results = new Map<Hop, PerCall[]>(hops.map((h) => [h, []]));
   try {
     for (let r = 0; r < rounds; r++) {
@@ -181,6 +211,10 @@ async function main(): Promise<void> {
   console.log(`Default Get path, hops only (2 unary calls + 2 provider requests): ${floor.toFixed(0)} µs of CPU per Get,` +
     ` i.e. at most ${Math.round((cores * 1e6) / floor).toLocaleString('en-US')} Gets/s on ${cores} cores before any KMIP, Redis, audit or crypto work`);
   console.log(`Same path with streams between the services:                        ${(2 * stream + 2 * provider).toFixed(0)} µs`);
+  const gwUnary = total('lifecycle-unary');
+  const gwStream = total('lifecycle-stream');
+  console.log(`kmip-gateway → key-lifecycle Get, unary transport (LIFECYCLE_TRANSPORT=unary) ${gwUnary.toFixed(0).padStart(5)} µs`);
+  console.log(`kmip-gateway → key-lifecycle Get, stream transport (Relay, the default)      ${gwStream.toFixed(0).padStart(5)} µs   ratio to unary ${(gwStream / gwUnary).toFixed(2)}x`);
 }
 
 if (process.argv[2] === '--server') {

@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   const host = process.env.PERF_HOST ?? '127.0.0.1';
   let bound: number;
   if (kind === 'stub-gateway') {
-    const gw = await startGateway({ port, host, cert, key, backend: stubBackend(), logger: createLogger('kmip-gateway', process.env.LOG_LEVEL ?? 'warn') });
+    // Every benchmark client connects from 127.0.0.1: one source, as many connections as the bare server takes.
+    const gw = await startGateway({ port, host, cert, key, backend: stubBackend(), maxConnectionsPerSource: 20_000, logger: createLogger('kmip-gateway', process.env.LOG_LEVEL ?? 'warn') });
     bound = gw.port;
   } else if (kind === 'echo') {
     bound = await bareServer(cert, key, port, host, (m) => m);

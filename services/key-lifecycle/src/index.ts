@@ -206,4 +206,6 @@ export { DEFAULT_UNWRAP_LIMITS, UnwrapGate } from './unwrap-gate';
 export type { UnwrapLimits } from './unwrap-gate';
 export type { RedisTarget, SentinelAddress, SentinelTarget, UrlTarget } from './redis-connection';
 export { Store } from './store/store';
+export { MAX_RELAY_IN_FLIGHT, serveRelay } from './relay';
+export type { RelayHandlers } from './relay';
 export type { KeyRecord } from './model/record';

@@ -18,6 +18,7 @@ import { modifyAttribute } from './operations/modify-attribute';
 import { register } from './operations/register';
 import { revoke } from './operations/revoke';
 import { watchAccessRevocations } from './operations/watch-access-revocations';
+import { methodName, RELAY_CALLS, RelayHandlers, serveRelay } from './relay';
 
 type Op<Req, Res> = (core: Core, c: OpContext, req: Req) => Promise<Res>;
 
@@ -59,10 +60,38 @@ export function callerFor(call: object, secure: boolean, c: OpContext, claimed: 
   return { certFingerprint: peer.fingerprint };
 }
 
+/** Every operation of the service, by its Relay call name (the unary method is methodName(call)). */
+const OPS: { [K in keyof RelayHandlers]: Op<Parameters<RelayHandlers[K]>[0], Awaited<ReturnType<RelayHandlers[K]>>> } = {
+  identify, create, register, get, locate, activate, revoke, destroy, check, getAttributes, getAttributeList, addAttribute, modifyAttribute, deleteAttribute,
+};
+
+/**
+ * One operation for one call, as both transports run it: audited under its
+ * unary method's name, acting for whom callerFor says the call may act for.
+ */
+function run<Req extends { caller?: lifecycleV1.Caller }, Res>(core: Core, secure: boolean, name: string, op: Op<Req, Res>, call: object, req: Req): Promise<Res> {
+  return core.audited(name, (c) => op(core, c, { ...req, caller: callerFor(call, secure, c, req.caller) }));
+}
+
+/**
+ * The Relay stream's handlers for one stream: the same operations as the
+ * unary handlers, with callerFor asked per request on the stream's call (the
+ * stream's certificate, checked once to be a gateway's).
+ */
+function relayHandlers(core: Core, secure: boolean, call: object): RelayHandlers {
+  const out: Partial<Record<keyof RelayHandlers, unknown>> = {};
+  for (const k of RELAY_CALLS) {
+    const name = methodName(k);
+    const op = OPS[k] as Op<{ caller?: lifecycleV1.Caller }, unknown>;
+    out[k] = (req: { caller?: lifecycleV1.Caller }) => run(core, secure, name, op, call, req);
+  }
+  return out as RelayHandlers;
+}
+
 /** The KeyLifecycle gRPC service: one handler per KMIP operation, each audited. */
 export function lifecycleService(core: Core, notifications: Notifications, secure: boolean): lifecycleV1.KeyLifecycleServer {
   const h = <Req extends { caller?: lifecycleV1.Caller }, Res>(name: string, op: Op<Req, Res>) =>
-    unary<Req, Res>(core.log, name, (req, call) => core.audited(name, (c) => op(core, c, { ...req, caller: callerFor(call, secure, c, req.caller) })));
+    unary<Req, Res>(core.log, name, (req, call) => run(core, secure, name, op, call, req));
   return {
     identify: h('Identify', identify),
     watchAccessRevocations: (call) => {
@@ -87,5 +116,17 @@ export function lifecycleService(core: Core, notifications: Notifications, secur
     addAttribute: h('AddAttribute', addAttribute),
     modifyAttribute: h('ModifyAttribute', modifyAttribute),
     deleteAttribute: h('DeleteAttribute', deleteAttribute),
+    relay: (call) => {
+      // Once per stream: only a gateway may relay (each request's caller then names its KMIP client).
+      try {
+        requireRole(call, secure, ['kmip-gateway'], 'Relay');
+      } catch (e) {
+        call.emit('error', toStatus(e, core.log));
+        return;
+      }
+      // Streams end, drained, when this replica shuts down (and, like the revocation streams,
+      // after a Redis reconnection: harmless here, the gateway opens another at once).
+      serveRelay(call, relayHandlers(core, secure, call), { log: core.log, onEnd: (l) => notifications.onEndStreams(l) });
+    },
   };
 }

@@ -1,7 +1,11 @@
 // What the gateway needs from key-lifecycle, as promises. The production
 // implementation speaks gRPC; the benchmark's stub implements the same shape.
-import { channelCredentials, channelOptions, grpc, TlsFiles, UnaryMethod, unaryCall } from '@keywarden/common';
+import { channelCredentials, channelOptions, envInt, envString, TlsFiles } from '@keywarden/common';
+import type { Logger } from '@keywarden/common';
 import { lifecycleV1 } from '@keywarden/proto';
+import { watchRevocations } from './revocations';
+import { streamLifecycleBackend, StreamSettings } from './stream-backend';
+import { unaryCalls } from './unary-backend';
 
 type L = typeof lifecycleV1;
 
@@ -22,77 +26,60 @@ export interface LifecycleBackend {
   deleteAttribute(r: lifecycleV1.DeleteAttributeRequest): Promise<lifecycleV1.DeleteAttributeResponse>;
   /**
    * Calls onRevoked for each fingerprint whose access ended; onResumed after
-   * the stream was re-established (revocations sent meanwhile were missed).
-   * Returns a function that stops watching.
+   * the stream was re-established (revocations sent meanwhile were missed);
+   * onLive(true) each time the stream is established and onLive(false) when
+   * it breaks (for what may only be trusted while no revocation can be
+   * missed: the identity cache). Returns a function that stops watching.
    */
-  watchAccessRevocations(onRevoked: (fingerprint: string) => void, onResumed?: () => void): () => void;
+  watchAccessRevocations(onRevoked: (fingerprint: string) => void, onResumed?: () => void, onLive?: (live: boolean) => void): () => void;
   close(): void;
 }
 
-const UNARY = [
-  'identify', 'create', 'register', 'get', 'locate', 'activate', 'revoke', 'destroy', 'check',
-  'getAttributes', 'getAttributeList', 'addAttribute', 'modifyAttribute', 'deleteAttribute',
-] as const;
+/** The request methods of a LifecycleBackend (one per KeyLifecycle call). */
+export type LifecycleCall = Exclude<keyof LifecycleBackend, 'watchAccessRevocations' | 'close'>;
 
-export interface GrpcBackendOptions {
+/** How requests travel to key-lifecycle: multiplexed over Relay streams (default), or one unary call each. */
+export type LifecycleTransport = 'stream' | 'unary';
+
+export interface GrpcBackendOptions extends StreamSettings {
   /** host:port or a gRPC name such as dns:///key-lifecycle:7001 (round robin over its addresses). */
   address: string;
   tls?: TlsFiles;
-  /** Per-call deadline. */
+  /** Per-request deadline. */
   deadlineMs?: number;
   /** Called when the revocation stream breaks and is being re-established. */
   onWatchError?: (err: Error) => void;
+  /** stream (default) or unary. */
+  transport?: LifecycleTransport;
+  /** For the stream transport's warnings (a stream lost with requests in flight). */
+  log?: Logger;
 }
 
+/** The gateway's client of key-lifecycle over gRPC (mTLS, round robin over every address of `address`). */
 export function grpcLifecycleBackend(o: GrpcBackendOptions): LifecycleBackend {
   const client = new (lifecycleV1.KeyLifecycleClient as L['KeyLifecycleClient'])(o.address, channelCredentials(o.tls), channelOptions());
   const deadlineMs = o.deadlineMs ?? 10_000;
-  const channel = client.getChannel();
-  const backend: Partial<LifecycleBackend> = {};
-  for (const m of UNARY) {
-    // Straight on the channel (unaryCall): the generated method's interceptor layers cost ~50 µs per call.
-    const method = lifecycleV1.KeyLifecycleService[m] as UnaryMethod<unknown, unknown>;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    (backend as any)[m] = (req: unknown) => unaryCall(channel, method, req, deadlineMs);
+  const watch: LifecycleBackend['watchAccessRevocations'] = (onRevoked, onResumed, onLive) =>
+    watchRevocations(client, { onRevoked, onResumed, onLive }, o.onWatchError);
+  if (o.transport === 'unary') {
+    return { ...unaryCalls(client.getChannel(), deadlineMs), watchAccessRevocations: watch, close: () => client.close() };
   }
-  backend.watchAccessRevocations = (onRevoked, onResumed) => {
-    let stopped = false;
-    let broken = false;
-    let stream: grpc.ClientReadableStream<lifecycleV1.AccessRevoked> | undefined;
-    let retry: NodeJS.Timeout | undefined;
-    const open = () => {
-      if (stopped) return;
-      const s = client.watchAccessRevocations({});
-      stream = s;
-      if (broken) {
-        // The server sends nothing on subscribe: treat the stream as resumed once its headers arrive.
-        s.once('metadata', () => { broken = false; onResumed?.(); });
-      }
-      // A failed stream emits both 'error' and 'end': it is replaced once, or
-      // every outage second would double the streams (and the timers).
-      let replaced = false;
-      const replace = () => {
-        if (stopped || replaced) return;
-        replaced = true;
-        broken = true;
-        retry = setTimeout(open, 1000);
-        retry.unref();
-      };
-      s.on('data', (m: lifecycleV1.AccessRevoked) => onRevoked(m.certFingerprint));
-      s.on('error', (err: Error & { code?: number }) => {
-        if (stopped || err.code === grpc.status.CANCELLED) return;
-        o.onWatchError?.(err);
-        replace();
-      });
-      s.on('end', replace);
-    };
-    open();
-    return () => {
-      stopped = true;
-      if (retry) clearTimeout(retry);
-      stream?.cancel();
-    };
-  };
-  backend.close = () => client.close();
-  return backend as LifecycleBackend;
+  return streamLifecycleBackend(client, { ...o, deadlineMs }, watch);
 }
+
+/** The transport settings from the environment (docs/kmip-gateway.md, "Configuration"). */
+export function transportFromEnv(): Pick<GrpcBackendOptions, 'transport' | keyof StreamSettings> {
+  const transport = envString('LIFECYCLE_TRANSPORT', 'stream');
+  if (transport !== 'stream' && transport !== 'unary') throw new Error('LIFECYCLE_TRANSPORT must be stream or unary');
+  return {
+    transport,
+    streams: envInt('LIFECYCLE_STREAMS', 4, 1, 64),
+    maxInFlightPerStream: envInt('LIFECYCLE_STREAM_MAX_IN_FLIGHT', 512, 1, 1024),
+    streamMaxAgeMs: envInt('LIFECYCLE_STREAM_MAX_AGE_MS', 300_000, 1000),
+    streamMaxRequests: envInt('LIFECYCLE_STREAM_MAX_REQUESTS', 100_000, 1, 1_000_000_000),
+  };
+}
+
+export { DEFAULT_IDENTITY_CACHE_ENTRIES, withIdentityCache } from './identities';
+export type { IdentityCacheOptions } from './identities';
+export type { StreamSettings } from './stream-backend';

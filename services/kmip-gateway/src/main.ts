@@ -7,8 +7,14 @@
 //   KMIP_TRUST_MODE fingerprint|ca (fingerprint), KMIP_CLIENT_CA (PEM file, ca mode)
 //   KMIP_CIPHERS, KMIP_MIN_TLS (TLSv1.2), KMIP_MAX_MESSAGE_BYTES (1048576), KMIP_MAX_BATCH_ITEMS (256)
 //   KMIP_HANDSHAKE_TIMEOUT_MS (10000), KMIP_READ_TIMEOUT_MS (10000),
-//   KMIP_IDLE_TIMEOUT_MS (300000), KMIP_MAX_CONNECTIONS (20000)
+//   KMIP_IDLE_TIMEOUT_MS (300000), KMIP_MAX_CONNECTIONS (20000),
+//   KMIP_MAX_CONNECTIONS_PER_SOURCE (5000: per IPv4 address or IPv6 /64),
+//   KMIP_UNREGISTERED_TIMEOUT_MS (5000: an unregistered certificate's silent connection is closed after it; 0 never)
+//   KMIP_DRAIN_TIMEOUT_MS (10000: on SIGTERM, connections still open after it are cut)
 //   LIFECYCLE_ADDR (127.0.0.1:7001; dns:///name:port for round robin), LIFECYCLE_DEADLINE_MS (10000)
+//   LIFECYCLE_TRANSPORT stream|unary (stream: requests multiplexed over Relay streams, at least LIFECYCLE_STREAMS (4);
+//     LIFECYCLE_STREAM_MAX_IN_FLIGHT (512), LIFECYCLE_STREAM_MAX_AGE_MS (300000), LIFECYCLE_STREAM_MAX_REQUESTS (100000))
+//   KMIP_IDENTITY_CACHE_ENTRIES (10000; 0 = off): certificates key-lifecycle confirmed, kept while the revocation stream is up
 //   METRICS_PORT (9401), METRICS_HOST (0.0.0.0), HEALTH_ADDR (0.0.0.0:9411, gRPC health reflecting key-lifecycle)
 //   GATEWAY_INSECURE_BACKEND=true: plain gRPC to key-lifecycle (local only)
 import fs from 'fs';
@@ -18,9 +24,9 @@ import {
   channelCredentials, checkHealth, createHealth, createLogger, envBool, envInt, envOptional, envString, loadTlsFiles, setServing,
   startHealthServer,
 } from '@keywarden/common';
-import { grpcLifecycleBackend } from './backend';
+import { grpcLifecycleBackend, transportFromEnv, withIdentityCache } from './backend';
 import { DEFAULT_MAX_BATCH_ITEMS } from './dispatch';
-import { TrustMode, startGateway } from './server';
+import { DEFAULT_MAX_CONNECTIONS_PER_SOURCE, TrustMode, startGateway } from './server';
 
 /** The gateway's name in its health service (besides '', the whole process). */
 const HEALTH_SERVICE = 'keywarden.kmip.gateway';
@@ -33,12 +39,15 @@ async function main(): Promise<void> {
   // for mTLS to key-lifecycle; by default next to the KMIP server certificate.
   const internal = insecureBackend ? undefined : loadTlsFiles(envString('GATEWAY_INTERNAL_TLS_DIR', tlsDir), 'kmip-gateway');
   const lifecycleAddr = envString('LIFECYCLE_ADDR', '127.0.0.1:7001');
-  const backend = grpcLifecycleBackend({
+  const backend = withIdentityCache(grpcLifecycleBackend({
+    ...transportFromEnv(),
     address: lifecycleAddr,
     tls: internal,
     deadlineMs: envInt('LIFECYCLE_DEADLINE_MS', 10_000, 100),
     onWatchError: (err) => log.warn({ err: err.message }, 'revocation stream from key-lifecycle broke; reconnecting'),
-  });
+    log,
+  }), { maxEntries: envInt('KMIP_IDENTITY_CACHE_ENTRIES', 10_000, 0) });
+  const drainMs = envInt('KMIP_DRAIN_TIMEOUT_MS', 10_000, 0);
   const trustMode = envString('KMIP_TRUST_MODE', 'fingerprint') as TrustMode;
   if (trustMode !== 'fingerprint' && trustMode !== 'ca') throw new Error('KMIP_TRUST_MODE must be fingerprint or ca');
   const clientCa = envOptional('KMIP_CLIENT_CA');
@@ -58,6 +67,8 @@ async function main(): Promise<void> {
     readTimeoutMs: envInt('KMIP_READ_TIMEOUT_MS', 10_000, 100),
     idleTimeoutMs: envInt('KMIP_IDLE_TIMEOUT_MS', 300_000, 1000),
     maxConnections: envInt('KMIP_MAX_CONNECTIONS', 20_000, 1),
+    maxConnectionsPerSource: envInt('KMIP_MAX_CONNECTIONS_PER_SOURCE', DEFAULT_MAX_CONNECTIONS_PER_SOURCE, 1),
+    unregisteredTimeoutMs: envInt('KMIP_UNREGISTERED_TIMEOUT_MS', 5000, 0),
     logger: log,
     metricsPort: envInt('METRICS_PORT', 9401, 0, 65535),
     metricsHost: envString('METRICS_HOST', '0.0.0.0'),
@@ -82,7 +93,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down: draining connections');
     clearInterval(probeTimer);
-    await gw.close(10_000);
+    await gw.close(drainMs);
     healthServer.close();
     backend.close();
     process.exit(0);

@@ -2,7 +2,7 @@
 import net from 'net';
 import tls from 'tls';
 import { Logger, certFingerprint, createLogger, createRegistry, grpc, isGrpcError, startMetricsServer } from '@keywarden/common';
-import { ResultReason } from '@keywarden/kmip';
+import { Operation, ResultReason } from '@keywarden/kmip';
 import type { Registry } from 'prom-client';
 import type { LifecycleBackend } from './backend';
 import { Connection, ConnectionLimits } from './connection';
@@ -48,6 +48,17 @@ export interface GatewayOptions {
   readTimeoutMs?: number;
   idleTimeoutMs?: number;
   maxConnections?: number;
+  /**
+   * Connections one source may hold at once, handshake done or not (default
+   * 5000): one client cannot take the whole pool. A source is an IPv4 address,
+   * or an IPv6 /64 (one host may use any address of its /64). Connections
+   * over the limit are closed at accept, before any TLS work.
+   */
+  maxConnectionsPerSource?: number;
+  /** A connection whose certificate is not registered is closed after this long without a request (default 5000 ms; 0: never). */
+  unregisteredTimeoutMs?: number;
+  /** After the gateway ended a connection, the client has this long to close its side (default 2000 ms). */
+  closeLingerMs?: number;
   maxQueuedMessages?: number;
   logger?: Logger;
   registry?: Registry;
@@ -64,8 +75,42 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Operation numbers KMIP defines (any version): the values the operation metric label may take, besides 'other'. */
+const KNOWN_OPERATIONS = new Set<number>(Object.values(Operation));
+
+/** Default of maxConnectionsPerSource: see docs/kmip-gateway.md (Protection) for the vCenter-behind-NAT arithmetic. */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 5000;
+
+/**
+ * The key a connection is counted under for the per-source limit: the IPv4
+ * address (also when it arrives IPv4-mapped on an IPv6 socket), or the /64
+ * of an IPv6 address.
+ */
+export function sourceKey(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const addr = address.replace(/%.*$/, '').toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
+  if (mapped) return mapped[1];
+  if (net.isIPv4(addr)) return addr;
+  if (!net.isIPv6(addr)) return addr;
+  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
+  const groups = (part: string | undefined) => (part ? part.split(':') : []);
+  const left = groups(head);
+  // An embedded dotted quad takes the last two groups; the first four are all the /64 needs.
+  const right = groups(tail).flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
+  const all = tail === undefined ? left.flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])) : [...left, ...new Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 export function unregisteredMessage(fp: string): string {
   return `client certificate not registered: add it to a tenant (keywarden cert add), fingerprint sha256:${fp}`;
+}
+
+/** Waits for `p`, at most `ms`. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((r) => { timer = setTimeout(r, ms); timer.unref(); });
+  return Promise.race([p.then(() => undefined), bound]).finally(() => clearTimeout(timer));
 }
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
@@ -77,25 +122,32 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     readTimeoutMs: o.readTimeoutMs ?? 10_000,
     idleTimeoutMs: o.idleTimeoutMs ?? 300_000,
     maxQueued: o.maxQueuedMessages ?? 8,
+    lingerMs: o.closeLingerMs ?? 2000,
+    unregisteredTimeoutMs: o.unregisteredTimeoutMs ?? 5000,
   };
+  const maxPerSource = o.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE;
   const trustMode = o.trustMode ?? 'fingerprint';
   if (trustMode === 'ca' && !o.clientCa) throw new Error('trust mode "ca" needs clientCa');
 
   const counters = new Map<string, { inc(): void }>();
-  const histograms = new Map<number, { observe(v: number): void }>();
+  const histograms = new Map<string, { observe(v: number): void }>();
   const dispatcher = new Dispatcher({
     backend: o.backend,
     log,
     maxMessageSize: limits.maxMessageSize,
     maxBatchItems: o.maxBatchItems,
-    observe: (op, status, reason, seconds) => {
+    observe: (operation, status, reason, seconds) => {
+      // The operation comes from the client: a number KMIP does not define is
+      // one label value, 'other', or every made-up number would be a series
+      // of its own (unbounded memory here and in Prometheus).
+      const op = KNOWN_OPERATIONS.has(operation) ? String(operation) : 'other';
       // Label children are looked up once per distinct label set (prom-client hashes labels on every call otherwise).
       const k = `${op}|${status}|${reason ?? ''}`;
       let c = counters.get(k);
-      if (!c) counters.set(k, (c = metrics.operations.labels(String(op), String(status), reason === undefined ? '' : String(reason))));
+      if (!c) counters.set(k, (c = metrics.operations.labels(op, String(status), reason === undefined ? '' : String(reason))));
       c.inc();
       let h = histograms.get(op);
-      if (!h) histograms.set(op, (h = metrics.operationSeconds.labels(String(op))));
+      if (!h) histograms.set(op, (h = metrics.operationSeconds.labels(op)));
       h.observe(seconds);
     },
   });
@@ -130,20 +182,48 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     minVersion: o.minVersion ?? 'TLSv1.2',
     maxVersion: o.maxVersion ?? 'TLSv1.3',
     handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
-    // A client that half-closes after its last request still gets the answers.
-    allowHalfOpen: true,
+    // Not half-open before the handshake: a client that closes before it is
+    // done is closed at once (half-open, its socket waited for the handshake
+    // timeout). Established connections are made half-open below.
+    allowHalfOpen: false,
   });
   server.maxConnections = o.maxConnections ?? 20_000;
+  (server as net.Server).on('drop', () => metrics.refused.inc({ reason: 'max-connections' }));
 
   // Every accepted socket, handshake done or not, so shutdown can end them all.
   const rawSockets = new Set<net.Socket>();
+  const perSource = new Map<string, number>();
+  // Closed at accept for being over the per-source limit: their TLS sockets' errors are not handshake failures.
+  const refusedAtAccept = new WeakSet<net.Socket>();
   server.on('connection', (raw: net.Socket) => {
+    const source = sourceKey(raw.remoteAddress);
+    const held = perSource.get(source) ?? 0;
+    if (held >= maxPerSource) {
+      // Before the client's hello is read: no TLS work is spent on it.
+      refusedAtAccept.add(raw);
+      metrics.refused.inc({ reason: 'per-source' });
+      log.debug({ source }, 'refused a connection over the per-source limit');
+      raw.destroy();
+      return;
+    }
+    perSource.set(source, held + 1);
     started.set(raw, process.hrtime.bigint());
     raw.setNoDelay(true);
     rawSockets.add(raw);
-    raw.once('close', () => rawSockets.delete(raw));
+    metrics.sockets.inc();
+    raw.once('close', () => {
+      rawSockets.delete(raw);
+      metrics.sockets.dec();
+      const n = (perSource.get(source) ?? 1) - 1;
+      if (n > 0) perSource.set(source, n);
+      else perSource.delete(source);
+    });
   });
   server.on('tlsClientError', (err, sock) => {
+    // Node leaves a socket whose handshake failed or timed out open: close it here.
+    sock.destroy();
+    const raw = (sock as unknown as { _parent?: net.Socket })._parent;
+    if (raw && refusedAtAccept.has(raw)) return;
     metrics.handshakes.inc({ result: 'failed' });
     log.debug({ err: err.message, remote: sock.remoteAddress }, 'TLS handshake failed');
   });
@@ -159,6 +239,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     const der: Buffer | undefined = sock.getPeerCertificate(false).raw;
     const fp = der ? certFingerprint(der) : undefined;
     if (closing) { sock.destroy(); return; }
+    // A client that half-closes after its last request still gets the answers.
+    sock.allowHalfOpen = true;
     const conn = new Connection(sock, fp, dispatcher, identify, limits, log, (cause) => {
       connections.delete(conn);
       if (fp) {
@@ -214,13 +296,14 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       stopWatching();
       const stopped = new Promise<void>((r) => server.close(() => r()));
       for (const c of connections) c.drain();
-      const all = Promise.all([...connections].map((c) => c.closed));
-      const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
-      await Promise.race([all, timer]);
-      for (const c of connections) c.destroy('shutdown');
+      await within(Promise.all([...connections].map((c) => c.closed)), graceMs);
+      // Whatever is left (clients that never read or close, handshakes in progress) is cut.
+      const left = [...connections];
+      for (const c of left) c.destroy('shutdown');
       for (const raw of rawSockets) raw.destroy();
-      await stopped;
-      await metricsServer?.close();
+      // Destroyed sockets close on the next turns of the event loop; the bound is only a guard.
+      await within(Promise.all([stopped, ...left.map((c) => c.closed)]), 1000);
+      if (metricsServer) await within(metricsServer.close(), 1000);
     },
   };
 }

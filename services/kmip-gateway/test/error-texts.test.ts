@@ -53,6 +53,7 @@ beforeAll(async () => {
   stack = await startStack();
   // A tenant of our own, so that its provider instance id is known to look for.
   const id = `errtexts-${randomUUID().slice(0, 8)}`;
+  stack.emulator.createInstance(instanceId);
   await stack.adminCall('createTenant', {
     id, name: id, credential: 'test-api-key', createRootKey: true,
     provider: { kind: adminV1.ProviderKind.PROVIDER_KIND_KEYPROTECT, endpoint: stack.emulatorUrl, iamEndpoint: stack.emulatorUrl, instanceId, crkId: '' },
