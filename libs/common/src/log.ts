@@ -10,6 +10,20 @@ const REDACT = [
   '*.plaintext', '*.keyMaterial', '*.credential', '*.apikey', '*.apiKey', '*.token', '*.authorization', '*.pin',
 ];
 
+let stdout: pino.DestinationStream | undefined;
+
+/**
+ * Standard output, written asynchronously in chunks of up to 4 KiB: a
+ * synchronous write per line was a system call per audited operation (about
+ * a tenth of key-lifecycle's CPU per cached Get). pino flushes what is
+ * buffered when the process exits, process.exit() included, so a fatal line
+ * at start-up is still written. One per process, shared by every logger.
+ */
+function stdoutDestination(): pino.DestinationStream {
+  stdout ??= pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  return stdout;
+}
+
 /**
  * A structured JSON logger on stdout. Level from LOG_LEVEL (default info;
  * "silent" in tests unless LOG_LEVEL is set).
@@ -22,5 +36,5 @@ export function createLogger(service: string, level?: string): Logger {
     redact: { paths: REDACT, censor: '[redacted]' },
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  }, stdoutDestination());
 }
