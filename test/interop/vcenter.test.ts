@@ -1,4 +1,4 @@
-// The conversation vCenter has with a KMS for one new key (shared/vcenter.md),
+// The conversation vCenter has with a KMS for one new key (docs/vcenter.md),
 // played by PyKMIP in KMIP 1.1 over real mTLS against the full stack
 // (py/vcenter.py): batch item IDs "QLKC"+counter echoed, Get Attributes of
 // absent custom attributes, one request with three Add Attribute items, Get by

@@ -1,6 +1,6 @@
 // Benchmark (a): the kmip-gateway over a stub backend next to a bare Node TLS
 // echo server, both as separate processes, under the same load (connection
-// count, message mix, generator) in the same run. Aim (design.md "Targets"):
+// count, message mix, generator) in the same run. Aim (docs/benchmarks.md):
 // gateway at least 0.5x the echo server's message rate.
 //   npm run bench:gateway -w test
 //   PERF_DURATION (s, 8), PERF_WARMUP (s, 2), PERF_CONNECTIONS (16), PERF_WORKERS (2), PERF_ROUNDS (2)

@@ -2,7 +2,7 @@
 // 10,000 idle TLS connections (each after its handshake and one Discover
 // Versions), next to a bare Node TLS server (same certificate and TLS
 // settings) holding as many, in the same run. Clients run in separate
-// processes. Aim (design.md "Targets"): at most 64 KiB per connection.
+// processes. Aim (docs/benchmarks.md): at most 64 KiB per connection.
 //   npm run bench:memory -w test
 //   PERF_CONNECTIONS (10000), PERF_WORKERS (4), PERF_CONCURRENCY (200 handshakes at a time)
 import { holdConnections } from './loadgen';

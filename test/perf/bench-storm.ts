@@ -3,7 +3,7 @@
 // then closing (ESXi hosts after a cluster restart) — against the kmip-gateway
 // over a stub backend and against a bare Node TLS server with the same
 // certificate and TLS settings that answers the same bytes, in the same run.
-// Clients run in separate processes. Aim (design.md "Targets"): 0 errors and
+// Clients run in separate processes. Aim (docs/benchmarks.md): 0 errors and
 // gateway handshake p99 at most 1.25x the bare server's.
 //   npm run bench:storm -w test
 //   PERF_CLIENTS (1000), PERF_WORKERS (4), PERF_ROUNDS (3)

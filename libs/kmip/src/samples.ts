@@ -1,4 +1,4 @@
-// Messages shaped like those vCenter 7.0.3 sends (shared/vcenter.md), for
+// Messages shaped like those vCenter 7.0.3 sends (docs/vcenter.md), for
 // tests, the load generator and the codec benchmark. Not a capture's bytes:
 // built from the described behaviour.
 
@@ -75,7 +75,7 @@ export function stateAttribute(state: number = State.PreActive): Attribute {
 }
 
 /**
- * The whole conversation of shared/vcenter.md for one new key: every request
+ * The whole conversation of docs/vcenter.md for one new key: every request
  * vCenter sends and the answer it gets, in order.
  */
 export function vcenterConversation(uid: string, key: Buffer): { requests: Array<[string, RequestMessage]>; responses: Array<[string, ResponseMessage]> } {

@@ -1,7 +1,7 @@
 // Numbered adversarial inputs for the TTLV decoder and the frame reader. Each
 // must fail with the codec's own error (KMIP Result Reason Invalid Message),
 // never an exception of another kind, a hang or a large allocation.
-import { DecodeErrorCode, FrameReader, TtlvDecodeError, decodeTtlv, encodeTtlv, fromHex, ttlv } from '@keywarden/kmip';
+import { DecodeErrorCode, FrameReader, ResultReason, TtlvDecodeError, decodeTtlv, encodeTtlv, fromHex, resultReasonOf, ttlv } from '@keywarden/kmip';
 
 function nest(depth: number): Buffer {
   let node = ttlv.integer(0x420001, 1);
@@ -57,7 +57,7 @@ describe('TTLV decoder rejects adversarial input', () => {
     }
     expect(err).toBeInstanceOf(TtlvDecodeError);
     expect((err as TtlvDecodeError).code).toBe(code);
-    expect((err as TtlvDecodeError).resultReason).toBe(0x04); // Invalid Message
+    expect(resultReasonOf(err)).toBe(ResultReason.InvalidMessage);
   });
 
   test('nesting of exactly 64 is accepted', () => {

@@ -10,7 +10,7 @@ interface Golden {
 
 // KMIP 1.4 specification §9.1.2 "Examples" (identical in 1.0–1.3 §9.1.2 and
 // 2.x §9.1.2); tag 0x420020 is used there for every scalar example.
-const SPEC = 'KMIP 1.4 spec §9.1.2';
+const SPEC = 'KMIP 1.4 §9.1.2';
 const goldens: Golden[] = [
   { source: `${SPEC}: Integer 8`, hex: '42 00 20 | 02 | 00 00 00 04 | 00 00 00 08 00 00 00 00', node: ttlv.integer(0x420020, 8) },
   { source: `${SPEC}: Long Integer 123456789000000000`, hex: '42 00 20 | 03 | 00 00 00 08 | 01 B6 9B 4B A5 74 92 00', node: ttlv.longInteger(0x420020, 123456789000000000n) },
@@ -38,10 +38,10 @@ const goldens: Golden[] = [
     hex: '42 00 20 | 01 | 00 00 00 20 | 42 00 04 | 05 | 00 00 00 04 | 00 00 00 FE 00 00 00 00 | 42 00 05 | 02 | 00 00 00 04 | 00 00 00 FF 00 00 00 00',
     node: ttlv.structure(0x420020, [ttlv.enumeration(0x420004, 254), ttlv.integer(0x420005, 255)]),
   },
-  // KMIP 2.0 spec §9.1.1.4 Date-Time Extended (microseconds); value 2017-11-20T05:20:40.345567Z,
+  // KMIP 2.0 §9.1.1.4 Date-Time Extended (microseconds); value 2017-11-20T05:20:40.345567Z,
   // the example gemalto/kmip-go's ttlv tests use.
   {
-    source: 'KMIP 2.0 spec §9.1.1.4: Date-Time Extended 2017-11-20T05:20:40.345567Z',
+    source: 'KMIP 2.0 §9.1.1.4: Date-Time Extended 2017-11-20T05:20:40.345567Z',
     hex: '42 00 20 | 0B | 00 00 00 08 | 00 05 5E 63 3F 4D 1F DF',
     node: ttlv.dateTimeExtended(0x420020, BigInt(Date.UTC(2017, 10, 20, 5, 20, 40)) * 1000n + 345567n),
   },

@@ -1,4 +1,4 @@
-// The vCenter conversation of shared/vcenter.md, built as typed messages,
+// The vCenter conversation of docs/vcenter.md, built as typed messages,
 // encoded, decoded back and compared; every response also passes the KMIP 1.1
 // version check (vCenter speaks 1.1 and breaks on tags 1.1 does not define).
 import {

@@ -1,4 +1,5 @@
 import { grpc, ServiceError } from '@keywarden/common';
+import { ResultReason } from '@keywarden/kmip';
 
 /**
  * Why a wrapping call failed, machine-readable. Sent as trailing metadata
@@ -26,15 +27,13 @@ export type Reason =
 
 export const REASON_METADATA = 'wrapping-reason';
 
-/** KMIP Result Reason values (KMIP 1.4 §9.1.3.2.29) set where one is obvious. */
-export const KmipReason = { ItemNotFound: 0x1, CryptographicFailure: 0xa, PermissionDenied: 0xc } as const;
-
 /**
  * Error mapping (also in docs/crk-wrapping.md):
  *
  * | cause                                   | gRPC status          | reason                    | KMIP reason           |
  * |-----------------------------------------|----------------------|---------------------------|-----------------------|
- * | CRK deleted/destroyed (revoked)         | FAILED_PRECONDITION  | CRK_DELETED, CRK_NOT_FOUND| Cryptographic Failure |
+ * | CRK deleted/destroyed (revoked)         | FAILED_PRECONDITION  | CRK_DELETED               | Wrapping Object Destroyed |
+ * | CRK purged or never existed             | FAILED_PRECONDITION  | CRK_NOT_FOUND             | Wrapping Object Not Found |
  * | CRK disabled/suspended/deactivated      | PERMISSION_DENIED    | CRK_DISABLED              | Permission Denied     |
  * | wrong AAD / unprocessable ciphertext    | DATA_LOSS            | AAD_MISMATCH              | Cryptographic Failure |
  * | standard key deleted / missing          | NOT_FOUND            | SEALED_KEY_DELETED/_NOT_FOUND | Item Not Found    |
@@ -49,6 +48,9 @@ export const KmipReason = { ItemNotFound: 0x1, CryptographicFailure: 0xa, Permis
  * | unexpected answer (not JSON, too large, fields missing) | INTERNAL | PROVIDER_ERROR       | –                     |
  *
  * Which provider answer leads to which reason, call by call: docs/crk-wrapping.md, "Provider calls".
+ * KMIP reasons are keywarden's one vocabulary (KMIP 2.1 names; the gateway
+ * maps them down for 1.x clients: the root key's two become Cryptographic
+ * Failure there).
  */
 const STATUS: Record<Reason, grpc.status> = {
   CRK_DELETED: grpc.status.FAILED_PRECONDITION,
@@ -70,19 +72,26 @@ const STATUS: Record<Reason, grpc.status> = {
   PROVIDER_ERROR: grpc.status.INTERNAL,
 };
 
+/** The KMIP Result Reason of each cause a KMIP client should be told precisely; the others get key-lifecycle's. */
 const KMIP: Partial<Record<Reason, number>> = {
-  CRK_DELETED: KmipReason.CryptographicFailure,
-  CRK_NOT_FOUND: KmipReason.CryptographicFailure,
-  CRK_DISABLED: KmipReason.PermissionDenied,
-  AAD_MISMATCH: KmipReason.CryptographicFailure,
-  SEALED_KEY_DELETED: KmipReason.ItemNotFound,
-  SEALED_KEY_NOT_FOUND: KmipReason.ItemNotFound,
+  CRK_DELETED: ResultReason.WrappingObjectDestroyed,
+  CRK_NOT_FOUND: ResultReason.WrappingObjectNotFound,
+  CRK_DISABLED: ResultReason.PermissionDenied,
+  AAD_MISMATCH: ResultReason.CryptographicFailure,
+  SEALED_KEY_DELETED: ResultReason.ItemNotFound,
+  SEALED_KEY_NOT_FOUND: ResultReason.ItemNotFound,
 };
 
 /** A failure with an operator-readable message; never carries key material or credentials. */
 export class WrappingError extends ServiceError {
   constructor(public readonly reason: Reason, message: string, options?: { cause?: unknown }) {
     super(STATUS[reason], message, KMIP[reason], options);
+  }
+
+  // ServiceError's own check (its name, across Jest realms) would take every
+  // ServiceError for a WrappingError: this one also wants the reason.
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return isWrappingError(v);
   }
 
   override toStatus(): Partial<grpc.StatusObject> {

@@ -1,57 +1,31 @@
 import { createHash } from 'crypto';
 import { setTimeout as sleep } from 'timers/promises';
-import { grpc, isGrpcError, normalizeFingerprint, prom, ServiceError } from '@keywarden/common';
+import { grpc, normalizeFingerprint, ServiceError } from '@keywarden/common';
 import type { Logger } from '@keywarden/common';
 import type { lifecycleV1 } from '@keywarden/proto';
 import { ResultReason } from '@keywarden/kmip';
+import { CoreMetrics, OpContext, runAudited } from './audit';
 import { PlaintextCache } from './cache';
-import { illegalOperation, invalidField, itemNotFound, permissionDenied, unavailable, unknownCaller } from './errors';
+import { itemNotFound, nonUniqueName, permissionDenied, objectDestroyed, unavailable, unknownCaller } from './errors';
 import { cloneRecord, KeyRecord, nowSeconds } from './model/record';
 import { applyDueTransitions } from './model/state';
+import { adoptRewrapped, destroySealedQuietly, finishDestroy, persistNew, sweepDestroyPending } from './sealed-objects';
 import { channels } from './store/keys';
-import { CallerContext, isRedisFailure, NotReplicatedError, Store, TenantRecord, Versioned, WriteResult } from './store/store';
+import { CallerContext, NotReplicatedError, Store, TenantRecord, Versioned, WriteResult } from './store/store';
 import { UnwrapGate } from './unwrap-gate';
-import { isNotFound, Wrapping, wrappingFailure } from './wrapping';
+import { Wrapping, wrappingFailure } from './wrapping';
 
 // What every KeyLifecycle operation shares: resolving the caller to its
-// tenant, optimistic read-modify-write of records, durable creation with
-// rollback, unsealing, and the audit trail.
+// tenant, optimistic read-modify-write of records, unsealing and cache
+// invalidation. Two concerns live beside it: the audit trail (audit.ts) and
+// the life of sealed objects next to their records (sealed-objects.ts); the
+// Core's methods for those call them, so operations need only the Core.
 
-/** What the audit line of one operation says. */
-export interface OpContext {
-  op: string;
-  /** The certificate the operation acts for (set before any validation, so refusals are attributed). */
-  fingerprint: string;
-  tenant?: string;
-  uid?: string;
-  /** Further audit fields (never secrets): the operator's name, what a change touched. */
-  detail?: Record<string, string>;
-}
-
-export interface CoreMetrics {
-  operations: prom.Counter<'op' | 'result'>;
-  duration: prom.Histogram<'op'>;
-}
-
-export function createMetrics(registry: prom.Registry): CoreMetrics {
-  return {
-    operations: new prom.Counter({
-      name: 'keywarden_lifecycle_operations_total', help: 'KeyLifecycle and Admin operations by result',
-      labelNames: ['op', 'result'], registers: [registry],
-    }),
-    duration: new prom.Histogram({
-      name: 'keywarden_lifecycle_operation_seconds', help: 'Operation latency',
-      labelNames: ['op'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: [registry],
-    }),
-  };
-}
+export { createMetrics } from './audit';
+export type { CoreMetrics, OpContext } from './audit';
+export { SkipWrite } from './sealed-objects';
 
 const MAX_ATTEMPTS = 64;
-
-/** Thrown from a mutation to leave the record as it is. */
-export class SkipWrite extends Error {
-  override name = 'SkipWrite';
-}
 
 export class Core {
   constructor(
@@ -125,7 +99,7 @@ export class Core {
       const r = await this.write(cur, next);
       if (r === 'OK') return { out, rec: next };
       if (r === 'GONE' || r === 'NOTENANT') throw itemNotFound(uid);
-      if (r.startsWith('TAKEN:')) throw illegalOperation(`another object already has the Name "${r.slice(6)}"`);
+      if (r.startsWith('TAKEN:')) throw nonUniqueName(r.slice(6));
       // CONFLICT: another writer got there first.
       await sleep(Math.random() * Math.min(2 + attempt * 2, 50));
       cur = await this.store.getObject(tenant, uid);
@@ -142,76 +116,31 @@ export class Core {
     }
   }
 
-  /**
-   * Stores a new record whose sealed object already exists. Acknowledged only
-   * once Redis has it durably (AOF fsync; WAIT when replicas are required).
-   * On failure the record is removed and the sealed object destroyed, unless
-   * Redis cannot tell whether the record was written: then the sealed object
-   * is kept (never a record without its key) and the uid is logged.
-   */
-  async persistNew(t: TenantRecord, rec: KeyRecord, sealedRef: Buffer): Promise<void> {
-    let result: WriteResult | undefined;
-    let failure: unknown;
-    try {
-      result = await this.store.writeObject(undefined, rec);
-    } catch (e) {
-      failure = e;
-    }
-    if (result === 'OK') return;
-    if (result === 'EXISTS' && (await this.isOurRecord(rec))) {
-      // The write landed on an earlier attempt (ioredis resent the script after a
-      // reconnect): the record is ours, so the create succeeded once it is as
-      // durable as a first-time write would be.
-      if (!this.store.replicasWanted || (await this.store.waitForReplicas()) >= this.store.replicasWanted) return;
-      throw unavailable('the new object was not confirmed by enough Redis replicas; its record is kept and it will be usable once they catch up');
-    }
-    if (result !== undefined) {
-      // Nothing was written.
-      await this.destroySealedQuietly(t, rec.uid, sealedRef);
-      if (result.startsWith('TAKEN:')) throw invalidField(`another object already has the Name "${result.slice(6)}"`);
-      if (result === 'NOTENANT') throw unknownCaller();
-      throw unavailable(`could not store the new object (${result})`);
-    }
-    // The write failed or was not replicated: take the record back if it is there.
-    let removed = false;
-    try {
-      const cur = await this.store.getObject(rec.tenant, rec.uid);
-      if (!cur) removed = true;
-      else if ((await this.store.writeObject(cur, undefined, { wait: false })) === 'OK') {
-        // Replication is ordered: a replica that confirms the removal can no
-        // longer hold the record alone; with no replica attached none can.
-        removed = failure instanceof NotReplicatedError
-          ? (await this.store.waitForReplicas()) >= failure.wanted || (await this.store.connectedReplicas()) === 0
-          : true;
-      }
-    } catch (e) {
-      this.log.error({ err: e, tenant: rec.tenant, uid: rec.uid }, 'create: cannot confirm the record is gone');
-    }
-    if (removed) await this.destroySealedQuietly(t, rec.uid, sealedRef);
-    else this.log.error({ tenant: rec.tenant, uid: rec.uid }, 'create failed; the sealed object is kept because a copy of its record may survive');
-    if (failure instanceof NotReplicatedError) throw unavailable(`the new object was not confirmed by enough Redis replicas (${failure.message}); nothing was created`, failure);
-    throw unavailable('the key store is unavailable; nothing was created', failure);
+  // ---- sealed objects (sealed-objects.ts) ----
+
+  /** Stores a new record whose sealed object already exists, durably, or neither. */
+  persistNew(t: TenantRecord, rec: KeyRecord, sealedRef: Buffer): Promise<void> {
+    return persistNew(this, t, rec, sealedRef);
   }
 
-  /** Whether the stored record for rec's uid is the one this create wrote (same sealed object). */
-  private async isOurRecord(rec: KeyRecord): Promise<boolean> {
-    try {
-      const cur = await this.store.getObject(rec.tenant, rec.uid);
-      return !!cur && cur.rec.sealedRef !== undefined && cur.rec.sealedRef === rec.sealedRef;
-    } catch {
-      return false;
-    }
+  /** Destroys a sealed object in the provider; false when it could not (logged). */
+  destroySealedQuietly(t: TenantRecord, uid: string, sealedRef: Buffer): Promise<boolean> {
+    return destroySealedQuietly(this, t, uid, sealedRef);
   }
 
-  async destroySealedQuietly(t: TenantRecord, uid: string, sealedRef: Buffer): Promise<boolean> {
-    try {
-      await this.wrapping.destroySealed(t, { tenantId: t.id, uid }, sealedRef);
-      return true;
-    } catch (e) {
-      if (isNotFound(e)) return true;
-      this.log.warn({ err: e, tenant: t.id, uid }, 'could not destroy a sealed object');
-      return false;
-    }
+  /** Replaces a record's sealed reference if it is still `oldRef`; cleans up whichever reference lost. */
+  adoptRewrapped(t: TenantRecord, uid: string, oldRef: string, newRef: Buffer, version: string): Promise<boolean> {
+    return adoptRewrapped(this, t, uid, oldRef, newRef, version);
+  }
+
+  /** Removes the sealed object of a destroyed record; leaves it pending for the sweeper on failure. */
+  finishDestroy(t: TenantRecord, uid: string, sealedRef: string): Promise<void> {
+    return finishDestroy(this, t, uid, sealedRef);
+  }
+
+  /** Retries sealed-object removals that failed earlier (provider down at Destroy time). */
+  sweepDestroyPending(batch = 50): Promise<void> {
+    return sweepDestroyPending(this, batch);
   }
 
   // ---- key material ----
@@ -227,7 +156,7 @@ export class Core {
    */
   async unseal(t: TenantRecord, rec: KeyRecord, o: { fresh?: boolean; version?: string } = {}): Promise<Buffer> {
     const sealedRef = rec.sealedRef;
-    if (!sealedRef) throw illegalOperation('the object has no key material');
+    if (!sealedRef) throw objectDestroyed('the object has no key material');
     if (o.fresh || !this.cache.enabled) return this.unwraps.limited(t.id, () => this.unwrap(t, rec.uid, sealedRef));
     const tag = this.cacheTag(t, sealedRef, o.version ?? '');
     const cached = this.cache.get(t.id, rec.uid, tag);
@@ -268,50 +197,6 @@ export class Core {
     return res.plaintext;
   }
 
-  /** Replaces a record's sealed reference if it is still `oldRef`; cleans up whichever reference lost. */
-  async adoptRewrapped(t: TenantRecord, uid: string, oldRef: string, newRef: Buffer, version: string): Promise<boolean> {
-    const newB64 = newRef.toString('base64');
-    try {
-      await this.mutate(t.id, uid, await this.store.getObject(t.id, uid), (r) => {
-        if (r.sealedRef !== oldRef || r.sealedDestroyPending) throw new SkipWrite();
-        r.sealedRef = newB64;
-        r.crkVersion = version;
-      });
-    } catch (e) {
-      if (newB64 !== oldRef) await this.destroySealedQuietly(t, uid, newRef);
-      if (!(e instanceof SkipWrite)) this.log.warn({ err: e, tenant: t.id, uid }, 'could not store a rewrapped reference');
-      return false;
-    }
-    if (newB64 !== oldRef) await this.destroySealedQuietly(t, uid, Buffer.from(oldRef, 'base64'));
-    return true;
-  }
-
-  /** Removes the sealed object of a destroyed record; leaves it pending for the sweeper on failure. */
-  async finishDestroy(t: TenantRecord, uid: string, sealedRef: string): Promise<void> {
-    if (!(await this.destroySealedQuietly(t, uid, Buffer.from(sealedRef, 'base64')))) return;
-    try {
-      await this.mutate(t.id, uid, await this.store.getObject(t.id, uid), (r) => {
-        if (r.sealedRef !== sealedRef) throw new SkipWrite();
-        delete r.sealedRef;
-        delete r.sealedDestroyPending;
-      });
-    } catch (e) {
-      if (!(e instanceof SkipWrite)) this.log.warn({ err: e, tenant: t.id, uid }, 'sealed object destroyed but record not updated; the sweeper will retry');
-    }
-  }
-
-  /** Retries sealed-object removals that failed earlier (provider down at Destroy time). */
-  async sweepDestroyPending(batch = 50): Promise<void> {
-    for (const { tenant, uid } of await this.store.destroyPending(batch)) {
-      const [t, obj] = await Promise.all([this.store.getTenant(tenant), this.store.getObject(tenant, uid)]);
-      if (!t || !obj || !obj.rec.sealedDestroyPending || !obj.rec.sealedRef) {
-        await this.store.dropDestroyPending(tenant, uid);
-        continue;
-      }
-      await this.finishDestroy(t, uid, obj.rec.sealedRef);
-    }
-  }
-
   /** Stores date-driven transitions that fell due, so the State index Locate uses is current. */
   async materializeDue(tenant: string): Promise<void> {
     const now = nowSeconds();
@@ -332,35 +217,8 @@ export class Core {
 
   // ---- audit ----
 
-  /** Runs one operation with its audit line, audit stream entry and metrics. */
-  async audited<T>(op: string, fn: (c: OpContext) => Promise<T>, uidOf?: (res: T) => string | undefined): Promise<T> {
-    const c: OpContext = { op, fingerprint: '' };
-    const start = process.hrtime.bigint();
-    let result = 'ok';
-    let reason: number | undefined;
-    let detail: string | undefined;
-    try {
-      const res = await fn(c);
-      if (uidOf) c.uid = uidOf(res) ?? c.uid;
-      return res;
-    } catch (caught) {
-      const e = !(caught instanceof ServiceError) && isRedisFailure(caught) ? unavailable('the key store is unavailable; retry', caught) : caught;
-      result = e instanceof ServiceError ? grpc.status[e.code] : 'INTERNAL';
-      reason = e instanceof ServiceError ? e.kmipReason : ResultReason.GeneralFailure;
-      // What a dependency said (a provider's host, instance, key id): for the operator's log, not the caller.
-      const cause = (e as { cause?: unknown }).cause;
-      if (isGrpcError(cause)) detail = cause.details;
-      throw e;
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      this.metrics?.operations.inc({ op, result });
-      this.metrics?.duration.observe({ op }, seconds);
-      const entry = {
-        tenant: c.tenant ?? '', cert: c.fingerprint, op, uid: c.uid ?? '', result,
-        ...(reason !== undefined ? { reason: String(reason) } : {}), ...c.detail, time: new Date().toISOString(),
-      };
-      this.store.audit(entry);
-      this.log.info({ audit: entry, ms: Math.round(seconds * 1e6) / 1e3, ...(detail ? { detail } : {}) }, op);
-    }
+  /** Runs one operation with its audit line, audit stream entry and metrics (audit.ts). */
+  audited<T>(op: string, fn: (c: OpContext) => Promise<T>, uidOf?: (res: T) => string | undefined): Promise<T> {
+    return runAudited(this, op, fn, uidOf);
   }
 }

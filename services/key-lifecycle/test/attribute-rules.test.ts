@@ -1,13 +1,17 @@
-// KMIP 1.2 section 3 attribute rules and the Add/Modify/Delete errors of 11.15-11.17.
+// KMIP 1.4 §3 attribute rules and the Add/Modify/Delete errors of KMIP 1.4 §11.15-§11.17
+// (raised as KMIP 2.1 names them; v1() is what a 1.x client reads).
 import {
   addAttribute, allAttributes, applyTemplateAttribute, deleteAttribute, MAX_INSTANCES, modifyAttribute, nameValues, presentNames,
 } from '../src/model/attributes';
-import { ObjectType, ResultReason, State, Tag } from '@keywarden/kmip';
+import { ObjectType, Operation, ResultReason, State, Tag } from '@keywarden/kmip';
 import type { KeyRecord } from '../src/model/record';
-import { reasonOf } from './kmip-reason';
+import { onWire, reasonOf } from './kmip-reason';
 import { date, enumeration, integer, StoredValue, text } from '../src/model/values';
 
 const NOW = 1_800_000_000;
+
+/** The reason `fn` raises as a KMIP 1.4 client reads it from `operation` (keywarden raises KMIP 2.1's; errors.ts). */
+const v1 = (operation: number, fn: () => unknown) => onWire(reasonOf(fn), operation).v1;
 
 function rec(state: number = State.PreActive): KeyRecord {
   return {
@@ -47,17 +51,21 @@ describe('custom attributes', () => {
 describe('Add Attribute (11.15)', () => {
   it('refuses read-only server attributes with Permission Denied', () => {
     for (const n of ['Unique Identifier', 'Object Type', 'State', 'Initial Date', 'Last Change Date', 'Cryptographic Algorithm', 'Cryptographic Length', 'Cryptographic Usage Mask', 'Destroy Date', 'Revocation Reason']) {
-      expect([n, reasonOf(() => addAttribute(rec(), n, 0, integer(1), NOW))]).toEqual([n, ResultReason.PermissionDenied]);
+      expect([n, v1(Operation.AddAttribute, () => addAttribute(rec(), n, 0, integer(1), NOW))]).toEqual([n, ResultReason.PermissionDenied]);
+    }
+    for (const n of ['Unique Identifier', 'State', 'Cryptographic Length']) {
+      expect([n, reasonOf(() => addAttribute(rec(), n, 0, integer(1), NOW))]).toEqual([n, ResultReason.AttributeReadOnly]);
     }
   });
   it('refuses an attribute the server does not support with Permission Denied', () => {
     expect(reasonOf(() => addAttribute(rec(), 'Lease Time', 0, { t: 'interval', v: 5 }, NOW))).toBe(ResultReason.PermissionDenied);
     expect(reasonOf(() => addAttribute(rec(), 'Colour', 0, text('red'), NOW))).toBe(ResultReason.PermissionDenied);
   });
-  it('refuses a second instance of a single-instance attribute with Illegal Operation', () => {
+  it('refuses a second instance of a single-instance attribute with Attribute Single Valued (1.x: Illegal Operation)', () => {
     const r = rec();
     addAttribute(r, 'Contact Information', 0, text('ops@example.com'), NOW);
-    expect(reasonOf(() => addAttribute(r, 'Contact Information', 0, text('x'), NOW))).toBe(ResultReason.IllegalOperation);
+    expect(onWire(reasonOf(() => addAttribute(r, 'Contact Information', 0, text('x'), NOW)), Operation.AddAttribute))
+      .toEqual({ v1: ResultReason.IllegalOperation, v2: ResultReason.AttributeSingleValued });
   });
   it('refuses an Attribute Index in the request with Invalid Field', () => {
     expect(reasonOf(() => addAttribute(rec(), 'Object Group', 3, text('g'), NOW))).toBe(ResultReason.InvalidField);
@@ -66,10 +74,11 @@ describe('Add Attribute (11.15)', () => {
     expect(reasonOf(() => addAttribute(rec(), 'Object Group', 0, integer(1), NOW))).toBe(ResultReason.InvalidField);
     expect(reasonOf(() => addAttribute(rec(), 'Link', 0, { t: 'struct', v: [{ tag: Tag.LinkType, value: enumeration(0x101) }] }, NOW))).toBe(ResultReason.InvalidField);
   });
-  it('refuses more instances than the server limit with Index Out of Bounds', () => {
+  it('refuses more instances than the server limit with Server Limit Exceeded (1.x: Index Out of Bounds)', () => {
     const r = rec();
     for (let i = 0; i < MAX_INSTANCES; i++) addAttribute(r, 'x-many', 0, integer(i), NOW);
-    expect(reasonOf(() => addAttribute(r, 'x-many', 0, integer(0), NOW))).toBe(ResultReason.IndexOutOfBounds);
+    expect(onWire(reasonOf(() => addAttribute(r, 'x-many', 0, integer(0), NOW)), Operation.AddAttribute))
+      .toEqual({ v1: ResultReason.IndexOutOfBounds, v2: ResultReason.ServerLimitExceeded });
   });
   it('takes a bare Text String as a Name of type Uninterpreted Text String', () => {
     const r = rec();
@@ -101,14 +110,17 @@ describe('Modify Attribute (11.16)', () => {
   it('refuses an attribute that does not exist with Invalid Field', () => {
     expect(reasonOf(() => modifyAttribute(rec(), 'x-none', 0, text('v'), NOW))).toBe(ResultReason.InvalidField);
   });
-  it('refuses an index with no instance with Item Not Found', () => {
+  it('refuses an index with no instance with Attribute Instance Not Found (1.x: Item Not Found)', () => {
     const r = rec();
     addAttribute(r, 'x-a', 0, text('v'), NOW);
-    expect(reasonOf(() => modifyAttribute(r, 'x-a', 4, text('w'), NOW))).toBe(ResultReason.ItemNotFound);
+    expect(onWire(reasonOf(() => modifyAttribute(r, 'x-a', 4, text('w'), NOW)), Operation.ModifyAttribute))
+      .toEqual({ v1: ResultReason.ItemNotFound, v2: ResultReason.AttributeInstanceNotFound });
   });
-  it('refuses read-only attributes with Permission Denied', () => {
-    expect(reasonOf(() => modifyAttribute(rec(), 'State', 0, enumeration(2), NOW))).toBe(ResultReason.PermissionDenied);
-    expect(reasonOf(() => modifyAttribute(rec(), 'Cryptographic Length', 0, integer(128), NOW))).toBe(ResultReason.PermissionDenied);
+  it('refuses read-only attributes with Attribute Read Only (1.x: Permission Denied)', () => {
+    expect(onWire(reasonOf(() => modifyAttribute(rec(), 'State', 0, enumeration(2), NOW)), Operation.ModifyAttribute))
+      .toEqual({ v1: ResultReason.PermissionDenied, v2: ResultReason.AttributeReadOnly });
+    expect(onWire(reasonOf(() => modifyAttribute(rec(), 'Cryptographic Length', 0, integer(128), NOW)), Operation.ModifyAttribute))
+      .toEqual({ v1: ResultReason.PermissionDenied, v2: ResultReason.AttributeReadOnly });
   });
   it('moves a Pre-Active object to Active when its Activation Date is set to the past (transition 4)', () => {
     const r = rec();
@@ -129,17 +141,19 @@ describe('Modify Attribute (11.16)', () => {
 describe('Delete Attribute (11.17)', () => {
   it('refuses required and read-only attributes with Permission Denied', () => {
     for (const n of ['Unique Identifier', 'State', 'Cryptographic Algorithm', 'Cryptographic Usage Mask', 'Initial Date']) {
-      expect([n, reasonOf(() => deleteAttribute(rec(), n, 0, NOW))]).toEqual([n, ResultReason.PermissionDenied]);
+      expect([n, v1(Operation.DeleteAttribute, () => deleteAttribute(rec(), n, 0, NOW))]).toEqual([n, ResultReason.PermissionDenied]);
     }
     const r = rec();
     addAttribute(r, 'Activation Date', 0, date(NOW + 100), NOW);
-    expect(reasonOf(() => deleteAttribute(r, 'Activation Date', 0, NOW))).toBe(ResultReason.PermissionDenied);
+    expect(v1(Operation.DeleteAttribute, () => deleteAttribute(r, 'Activation Date', 0, NOW))).toBe(ResultReason.PermissionDenied);
   });
-  it('refuses a missing attribute or index with Item Not Found', () => {
+  it('refuses a missing attribute or index with Attribute (Instance) Not Found (1.x: Item Not Found)', () => {
     const r = rec();
-    expect(reasonOf(() => deleteAttribute(r, 'x-a', 0, NOW))).toBe(ResultReason.ItemNotFound);
+    expect(onWire(reasonOf(() => deleteAttribute(r, 'x-a', 0, NOW)), Operation.DeleteAttribute))
+      .toEqual({ v1: ResultReason.ItemNotFound, v2: ResultReason.AttributeNotFound });
     addAttribute(r, 'x-a', 0, text('v'), NOW);
-    expect(reasonOf(() => deleteAttribute(r, 'x-a', 1, NOW))).toBe(ResultReason.ItemNotFound);
+    expect(onWire(reasonOf(() => deleteAttribute(r, 'x-a', 1, NOW)), Operation.DeleteAttribute))
+      .toEqual({ v1: ResultReason.ItemNotFound, v2: ResultReason.AttributeInstanceNotFound });
     expect(deleteAttribute(r, 'x-a', 0, NOW)).toEqual({ i: 0, v: text('v') });
     expect(presentNames(r)).not.toContain('x-a');
   });

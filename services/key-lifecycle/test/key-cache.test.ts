@@ -199,7 +199,7 @@ describe('changes made through keywarden apply at the very next Get through eith
     expect([await entries(r1), await entries(r2)]).toEqual([2, 2]);
     await r1.call('destroy', { caller: t.caller, uniqueIdentifier: uid });
     for (const r of [r2, r1]) {
-      expect(await r.get(t, uid)).toMatchObject({ ok: false, code: grpc.status.FAILED_PRECONDITION, reason: ResultReason.IllegalOperation, message: expect.stringContaining('destroyed') });
+      expect(await r.get(t, uid)).toMatchObject({ ok: false, code: grpc.status.FAILED_PRECONDITION, reason: ResultReason.ObjectDestroyed, message: expect.stringContaining('destroyed') });
     }
     await until('both replicas dropped the destroyed key', async () => (await entries(r1)) === 1 && (await entries(r2)) === 1, 2000);
     const calls = providerCalls();

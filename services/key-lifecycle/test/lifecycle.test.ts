@@ -2,8 +2,9 @@
 // Protect emulator, gRPC over mTLS.
 import Redis from 'ioredis';
 import { channelCredentials, grpc } from '@keywarden/common';
-import { KeyFormatType, ObjectType, ResultReason, RevocationReasonCode, State, Tag } from '@keywarden/kmip';
+import { KeyFormatType, ObjectType, Operation, ResultReason, RevocationReasonCode, State, Tag } from '@keywarden/kmip';
 import { lifecycleV1 } from '@keywarden/proto';
+import { onWire } from './kmip-reason';
 import { aesTemplate, failure, rpc, Stack, startStack, TenantHandle } from './stack';
 
 jest.setTimeout(30_000);
@@ -40,7 +41,7 @@ async function state(t: TenantHandle, uid: string): Promise<number | undefined> 
 const get = (t: TenantHandle, uid: string, keyFormatType = 0) =>
   s.call<lifecycleV1.GetResponse>('get', { caller: t.caller, uniqueIdentifier: uid, keyFormatType });
 
-describe('the vCenter conversation (vcenter.md)', () => {
+describe('the vCenter conversation (docs/vcenter.md)', () => {
   it('creates a Pre-Active AES-256 key, tags it, gets it as Raw and activates it', async () => {
     const uid = await create(a);
     for (const n of ['x-Product_Version', 'x-Vendor', 'x-Product']) {
@@ -102,9 +103,11 @@ describe('Create', () => {
     expect(await failure(s.call('create', { caller: a.caller, ...req }))).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, reason: ResultReason.InvalidField });
   });
 
-  it('refuses a Name another object of the tenant already has, and allows it in another tenant', async () => {
+  it('refuses a Name another object of the tenant already has (Non-Unique Name Attribute, 1.x: Illegal Operation), and allows it in another tenant', async () => {
     await create(a, [nameAttr('vm-disk-1')]);
-    expect(await failure(create(a, [nameAttr('vm-disk-1')]))).toMatchObject({ reason: ResultReason.InvalidField, message: expect.stringContaining('vm-disk-1') });
+    const taken = await failure(create(a, [nameAttr('vm-disk-1')]));
+    expect(taken).toMatchObject({ code: grpc.status.ALREADY_EXISTS, reason: ResultReason.NonUniqueNameAttribute, message: expect.stringContaining('vm-disk-1') });
+    expect(onWire(taken.reason, Operation.Create).v1).toBe(ResultReason.IllegalOperation);
     await expect(create(b, [nameAttr('vm-disk-1')])).resolves.toBeDefined();
   });
 });
@@ -156,7 +159,9 @@ describe('Get', () => {
   it('fails for a destroyed key, which keeps its attributes', async () => {
     const uid = await create(a);
     await s.call('destroy', { caller: a.caller, uniqueIdentifier: uid });
-    expect(await failure(get(a, uid))).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: ResultReason.IllegalOperation, message: expect.stringContaining('destroyed') });
+    const destroyed = await failure(get(a, uid));
+    expect(destroyed).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: ResultReason.ObjectDestroyed, message: expect.stringContaining('destroyed') });
+    expect(onWire(destroyed.reason, Operation.Get).v1).toBe(ResultReason.IllegalOperation);
     expect(await state(a, uid)).toBe(State.Destroyed);
   });
 
@@ -173,11 +178,18 @@ describe('Get', () => {
 describe('Activate, Revoke and Destroy through the API', () => {
   it('follow the state machine and refuse what it does not permit', async () => {
     const uid = await create(a);
-    expect(await failure(s.call('revoke', { caller: a.caller, uniqueIdentifier: uid, revocationReasonCode: RevocationReasonCode.Superseded })))
-      .toMatchObject({ reason: ResultReason.IllegalOperation });
+    // Refusals carry KMIP 2.1's reason; v1 is what a 1.x client reads (KMIP 1.4 §11.20-§11.22).
+    const wrongState = { reason: ResultReason.WrongKeyLifecycleState };
+    const revokeEarly = await failure(s.call('revoke', { caller: a.caller, uniqueIdentifier: uid, revocationReasonCode: RevocationReasonCode.Superseded }));
+    expect(revokeEarly).toMatchObject(wrongState);
+    expect(onWire(revokeEarly.reason, Operation.Revoke).v1).toBe(ResultReason.IllegalOperation);
     await s.call('activate', { caller: a.caller, uniqueIdentifier: uid });
-    expect(await failure(s.call('activate', { caller: a.caller, uniqueIdentifier: uid }))).toMatchObject({ reason: ResultReason.PermissionDenied });
-    expect(await failure(s.call('destroy', { caller: a.caller, uniqueIdentifier: uid }))).toMatchObject({ reason: ResultReason.PermissionDenied, message: expect.stringContaining('revoke it') });
+    const activateAgain = await failure(s.call('activate', { caller: a.caller, uniqueIdentifier: uid }));
+    expect(activateAgain).toMatchObject(wrongState);
+    expect(onWire(activateAgain.reason, Operation.Activate).v1).toBe(ResultReason.PermissionDenied);
+    const destroyActive = await failure(s.call('destroy', { caller: a.caller, uniqueIdentifier: uid }));
+    expect(destroyActive).toMatchObject({ ...wrongState, message: expect.stringContaining('revoke it') });
+    expect(onWire(destroyActive.reason, Operation.Destroy).v1).toBe(ResultReason.PermissionDenied);
     expect(await failure(s.call('revoke', { caller: a.caller, uniqueIdentifier: uid, revocationReasonCode: 0 }))).toMatchObject({ reason: ResultReason.InvalidField });
     await s.call('revoke', { caller: a.caller, uniqueIdentifier: uid, revocationReasonCode: RevocationReasonCode.KeyCompromise, revocationMessage: 'laptop stolen', compromiseOccurrenceDate: 1_700_000_000n });
     const r = Object.fromEntries((await attrs(a, uid)).map((x) => [x.name, x.value]));
@@ -189,7 +201,9 @@ describe('Activate, Revoke and Destroy through the API', () => {
     ]);
     await s.call('destroy', { caller: a.caller, uniqueIdentifier: uid });
     expect(await state(a, uid)).toBe(State.DestroyedCompromised);
-    expect(await failure(s.call('destroy', { caller: a.caller, uniqueIdentifier: uid }))).toMatchObject({ reason: ResultReason.PermissionDenied });
+    const destroyAgain = await failure(s.call('destroy', { caller: a.caller, uniqueIdentifier: uid }));
+    expect(destroyAgain).toMatchObject({ reason: ResultReason.ObjectDestroyed });
+    expect(onWire(destroyAgain.reason, Operation.Destroy).v1).toBe(ResultReason.PermissionDenied);
   });
 
   it('Destroy removes the wrapped key from the provider', async () => {
@@ -259,14 +273,18 @@ describe('attributes through the API', () => {
     expect(list.attributeNames).toEqual(expect.arrayContaining(['Unique Identifier', 'State', 'Object Group', 'x-blob', 'Cryptographic Algorithm']));
     expect(list.attributeNames).not.toContain('Activation Date');
     expect(await failure(s.call('getAttributes', { caller: a.caller, uniqueIdentifier: uid, attributeNames: ['State', 'State'] }))).toMatchObject({ reason: ResultReason.InvalidMessage });
-    expect(await failure(add('State', { enumeration: 2 }))).toMatchObject({ reason: ResultReason.PermissionDenied });
+    const readOnly = await failure(add('State', { enumeration: 2 }));
+    expect(readOnly).toMatchObject({ reason: ResultReason.AttributeReadOnly });
+    expect(onWire(readOnly.reason, Operation.AddAttribute).v1).toBe(ResultReason.PermissionDenied);
     expect(await failure(s.call('modifyAttribute', { caller: a.caller, uniqueIdentifier: uid, attribute: attr('x-none', { textString: 'v' }) }))).toMatchObject({ reason: ResultReason.InvalidField });
   });
 
   it('renames with Modify Attribute only to a Name no other object has', async () => {
     const one = await create(a, [nameAttr('rename-1')]);
     await create(a, [nameAttr('rename-2')]);
-    expect(await failure(s.call('modifyAttribute', { caller: a.caller, uniqueIdentifier: one, attribute: nameAttr('rename-2') }))).toMatchObject({ reason: ResultReason.IllegalOperation });
+    const taken = await failure(s.call('modifyAttribute', { caller: a.caller, uniqueIdentifier: one, attribute: nameAttr('rename-2') }));
+    expect(taken).toMatchObject({ reason: ResultReason.NonUniqueNameAttribute });
+    expect(onWire(taken.reason, Operation.ModifyAttribute).v1).toBe(ResultReason.IllegalOperation);
     await s.call('modifyAttribute', { caller: a.caller, uniqueIdentifier: one, attribute: nameAttr('rename-3') });
     const found = await s.call<lifecycleV1.LocateResponse>('locate', { caller: a.caller, attributes: [attr('Name', { textString: 'rename-1' })] });
     expect(found.uniqueIdentifiers).toEqual([]);

@@ -1,8 +1,9 @@
-// KMIP 1.2 section 3.22: every permitted transition, and every other one refused
-// with the section 11 reason (Activate 11.20, Revoke 11.21, Destroy 11.22).
-import { ObjectType, ResultReason, RevocationReasonCode as R, State } from '@keywarden/kmip';
+// KMIP 1.4 §3.22: every permitted transition, and every other one refused
+// with the KMIP 2.1 reason, which a 1.x client reads as the KMIP 1.4 §11
+// reason (Activate §11.20, Revoke §11.21, Destroy §11.22).
+import { ObjectType, Operation, ResultReason, RevocationReasonCode as R, State } from '@keywarden/kmip';
 import type { KeyRecord } from '../src/model/record';
-import { reasonOf } from './kmip-reason';
+import { onWire, reasonOf } from './kmip-reason';
 import { activate, applyDueTransitions, destroy, revoke } from '../src/model/state';
 
 const NOW = 1_800_000_000;
@@ -23,8 +24,9 @@ describe('Activate (transition 4)', () => {
     expect(r.state).toBe(State.Active);
     expect(r.activationDate).toBe(NOW);
   });
-  it.each(ALL.filter((s) => s !== State.PreActive))('refuses state %i with Permission Denied', (s) => {
-    expect(reasonOf(() => activate(rec(s), NOW))).toBe(ResultReason.PermissionDenied);
+  it.each(ALL.filter((s) => s !== State.PreActive))('refuses state %i with Wrong Key Lifecycle State (1.x: Permission Denied)', (s) => {
+    expect(onWire(reasonOf(() => activate(rec(s), NOW)), Operation.Activate))
+      .toEqual({ v1: ResultReason.PermissionDenied, v2: ResultReason.WrongKeyLifecycleState });
   });
 });
 
@@ -51,7 +53,8 @@ describe('Revoke', () => {
     expect(r.compromiseOccurrenceDate).toBe(NOW);
   });
   it.each([State.Compromised, State.DestroyedCompromised])('refuses compromise of an already compromised object (%i)', (s) => {
-    expect(reasonOf(() => revoke(rec(s), R.KeyCompromise, undefined, undefined, NOW))).toBe(ResultReason.IllegalOperation);
+    expect(onWire(reasonOf(() => revoke(rec(s), R.KeyCompromise, undefined, undefined, NOW)), Operation.Revoke))
+      .toEqual({ v1: ResultReason.IllegalOperation, v2: ResultReason.WrongKeyLifecycleState });
   });
   it('for any other reason moves Active to Deactivated (transition 6) and sets the Deactivation Date', () => {
     for (const code of [R.Unspecified, R.AffiliationChanged, R.Superseded, R.CessationOfOperation, R.PrivilegeWithdrawn]) {
@@ -63,7 +66,8 @@ describe('Revoke', () => {
     }
   });
   it.each(ALL.filter((s) => s !== State.Active))('refuses a non-compromise revocation in state %i', (s) => {
-    expect(reasonOf(() => revoke(rec(s), R.CessationOfOperation, undefined, undefined, NOW))).toBe(ResultReason.IllegalOperation);
+    expect(onWire(reasonOf(() => revoke(rec(s), R.CessationOfOperation, undefined, undefined, NOW)), Operation.Revoke))
+      .toEqual({ v1: ResultReason.IllegalOperation, v2: ResultReason.WrongKeyLifecycleState });
   });
   it('refuses an unknown reason code with Invalid Field', () => {
     expect(reasonOf(() => revoke(rec(State.Active), 99, undefined, undefined, NOW))).toBe(ResultReason.InvalidField);
@@ -86,8 +90,12 @@ describe('Destroy', () => {
     expect(r.state).toBe(to);
     expect(r.destroyDate).toBe(NOW);
   });
-  it.each([State.Active, State.Destroyed, State.DestroyedCompromised])('refuses state %i with Permission Denied', (s) => {
-    expect(reasonOf(() => destroy(rec(s), NOW))).toBe(ResultReason.PermissionDenied);
+  it('refuses an Active object with Wrong Key Lifecycle State (1.x: Permission Denied)', () => {
+    expect(onWire(reasonOf(() => destroy(rec(State.Active), NOW)), Operation.Destroy))
+      .toEqual({ v1: ResultReason.PermissionDenied, v2: ResultReason.WrongKeyLifecycleState });
+  });
+  it.each([State.Destroyed, State.DestroyedCompromised])('refuses state %i with Object Destroyed (1.x: Permission Denied)', (s) => {
+    expect(onWire(reasonOf(() => destroy(rec(s), NOW)), Operation.Destroy)).toEqual({ v1: ResultReason.PermissionDenied, v2: ResultReason.ObjectDestroyed });
   });
 });
 

@@ -71,7 +71,7 @@ function unauthorized(r: Reply): void {
   expect(r.body.resources).toEqual([{ errorMsg: 'Unauthorized: The user does not have access to the specified resource' }]);
 }
 
-/** Asserts the error collection of keyprotect-api.md and returns the reason. */
+/** Asserts the error collection of docs/keyprotect-api.md and returns the reason. */
 function reason(r: Reply, status: number, code: string): Record<string, unknown> {
   expect(r.status).toBe(status);
   expect(r.body.metadata).toEqual({ collectionType: ERROR_JSON, collectionTotal: 1 });

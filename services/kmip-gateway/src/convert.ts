@@ -63,5 +63,3 @@ export function toProtoAttribute(a: Attribute): lifecycleV1.Attribute {
 export function fromProtoAttribute(a: lifecycleV1.Attribute): Attribute {
   return { name: a.name, index: a.index || undefined, value: fromProtoValue(a.value) };
 }
-
-export const _test = { bigIntToBytes, bytesToBigInt };

@@ -1,15 +1,18 @@
-// One request message in, one response message out (KMIP 1.4 spec §7 Message
+// One request message in, one response message out (KMIP 1.4 §7 Message
 // Format, §6.12-6.15 batch options). Batch items run in order; the Unique
-// Batch Item ID is echoed; the answer is in the request's protocol version.
+// Batch Item ID is echoed; the answer is in the request's protocol version,
+// and so is every Result Reason (reasonForVersion). What each operation is
+// (read-only, undoable, its handler) comes from its definition in
+// operations/.
 import type { Logger } from '@keywarden/common';
 import {
-  BatchErrorContinuationOption, CodecReason, ENUM_INFO, Operation, ProtocolVersion, RequestBatchItem, RequestMessage,
-  ResponseBatchItem, ResponseMessage, ResultReason, ResultStatus, Tag, TtlvNode, assertDefinedIn, decodeRequestTree,
-  decodeTtlv, dumpTtlv, encodeResponseTree, encodeTtlv, enumValueDefinedIn, isKmipError, responseVersion, versionKey,
+  BatchErrorContinuationOption, ENUM_INFO, ProtocolVersion, RequestBatchItem, RequestMessage, ResponseBatchItem,
+  ResponseMessage, ResultReason, ResultStatus, Tag, TtlvDecodeError, TtlvNode, assertDefinedIn, decodeRequestTree, decodeTtlv,
+  dumpTtlv, encodeResponseTree, encodeTtlv, enumValueDefinedIn, isKmipError, reasonForVersion, responseVersion, versionKey,
 } from '@keywarden/kmip';
 import type { LifecycleBackend } from './backend';
-import { internalErrorText, logItemFailure, newRef, reasonForVersion, toItemResult } from './errors';
-import { HANDLERS, OpContext } from './operations';
+import { internalErrorText, logItemFailure, newRef, toItemResult } from './errors';
+import { GatewayOperation, OPERATIONS, OpContext } from './operations';
 
 export const DEFAULT_MAX_BATCH_ITEMS = 256;
 
@@ -21,6 +24,8 @@ export interface DispatchOptions {
   maxBatchItems?: number;
   /** Called per batch item with its outcome, for metrics. */
   observe?: (operation: number, resultStatus: number, resultReason: number | undefined, seconds: number) => void;
+  /** The operations served (default: all of operations/); tests narrow or replace them. */
+  operations?: ReadonlyMap<number, GatewayOperation>;
 }
 
 export interface Caller {
@@ -29,13 +34,6 @@ export interface Caller {
 
 /** Result of identifying the connection's client certificate. */
 export type Identity = { ok: true; caller: Caller } | { ok: false; reason: number; message: string };
-
-// Operations whose effects can be compensated when a batch asks for Undo, and how.
-const UNDOABLE = new Set<number>([Operation.Create, Operation.Register, Operation.AddAttribute]);
-const READ_ONLY = new Set<number>([
-  Operation.DiscoverVersions, Operation.Query, Operation.Get, Operation.GetAttributes, Operation.GetAttributeList,
-  Operation.Locate, Operation.Check,
-]);
 
 function now(): bigint {
   return BigInt(Math.floor(Date.now() / 1000));
@@ -78,8 +76,23 @@ export function operationName(op: number): string {
   return name ?? `operation 0x${op.toString(16).padStart(8, '0')}`;
 }
 
+/** A successful item of the batch so far: its request, its operation, and where its answer is. */
+interface Done {
+  item: RequestBatchItem;
+  op?: GatewayOperation;
+  index: number;
+}
+
 export class Dispatcher {
-  constructor(private readonly o: DispatchOptions) {}
+  private readonly operations: ReadonlyMap<number, GatewayOperation>;
+  /** The refusal of an Undo batch holding an operation that can be neither undone nor skipped. */
+  private readonly undoRefusal: string;
+
+  constructor(private readonly o: DispatchOptions) {
+    this.operations = o.operations ?? OPERATIONS;
+    const undoable = [...this.operations.values()].filter((op) => op.undoable).map((op) => operationName(op.operation));
+    this.undoRefusal = `Batch Error Continuation Option Undo is supported only for batches of ${undoable.join(', ')} and read-only operations`;
+  }
 
   /** Serves one framed message. Never throws: every failure becomes a KMIP response. */
   async handle(bytes: Buffer, identify: () => Promise<Identity>): Promise<Buffer> {
@@ -87,6 +100,8 @@ export class Dispatcher {
     try {
       tree = decodeTtlv(bytes, { maxMessageSize: this.o.maxMessageSize });
     } catch (e) {
+      // Malformed TTLV is the client's: Invalid Message, with what is wrong and where.
+      if (e instanceof TtlvDecodeError) return messageErrorResponse({ major: 1, minor: 0 }, ResultReason.InvalidMessage, e.message);
       const r = toItemResult(e);
       if (r.unexpected) logItemFailure(this.o.log, r, e, {}, 'could not decode a request');
       return messageErrorResponse({ major: 1, minor: 0 }, r.resultReason, r.resultMessage);
@@ -135,23 +150,23 @@ export class Dispatcher {
     if (!identity.ok) return req.batchItems.map((it) => failure(it, identity.reason, identity.message));
     const option = req.header.batchErrorContinuationOption ?? BatchErrorContinuationOption.Stop;
     if (req.header.asynchronousIndicator) {
-      return req.batchItems.map((it) => failure(it, CodecReason.FeatureNotSupported, 'asynchronous operations are not supported'));
+      return req.batchItems.map((it) => failure(it, ResultReason.FeatureNotSupported, 'asynchronous operations are not supported'));
     }
     if (option === BatchErrorContinuationOption.Undo) {
-      const bad = req.batchItems.find((it) => !READ_ONLY.has(it.operation) && !UNDOABLE.has(it.operation));
-      if (bad) {
-        const msg = 'Batch Error Continuation Option Undo is supported only for batches of Create, Register, Add Attribute and read-only operations';
-        return req.batchItems.map((it) => failure(it, CodecReason.FeatureNotSupported, msg));
-      }
+      const bad = req.batchItems.find((it) => {
+        const op = this.operations.get(it.operation);
+        return !op || (!op.readOnly && !op.undoable);
+      });
+      if (bad) return req.batchItems.map((it) => failure(it, ResultReason.FeatureNotSupported, this.undoRefusal));
     }
     const ctx: OpContext = { backend: this.o.backend, caller: identity.caller, version, log: this.o.log };
     const out: ResponseBatchItem[] = [];
-    const done: Array<{ item: RequestBatchItem; result: unknown; index: number }> = [];
+    const done: Done[] = [];
     for (const item of req.batchItems) {
       const r = await this.runItem(ctx, item);
       out.push(r);
       if (r.resultStatus === ResultStatus.Success) {
-        done.push({ item, result: r.payload, index: out.length - 1 });
+        done.push({ item, op: this.operations.get(item.operation), index: out.length - 1 });
         continue;
       }
       if (option === BatchErrorContinuationOption.Continue) continue;
@@ -165,7 +180,7 @@ export class Dispatcher {
   private async runItem(ctx: OpContext, item: RequestBatchItem): Promise<ResponseBatchItem> {
     const start = process.hrtime.bigint();
     let res: ResponseBatchItem;
-    const handler = HANDLERS.get(item.operation);
+    const op = this.operations.get(item.operation);
     const v = versionKey(ctx.version);
     if (v !== undefined && !enumValueDefinedIn('Operation', item.operation, v)) {
       // Not an operation of the request's version (Discover Versions in 1.0, an unknown number):
@@ -174,17 +189,18 @@ export class Dispatcher {
       res = rest;
     } else if (item.payloadError) {
       res = failure(item, item.payloadError.resultReason, item.payloadError.message);
-    } else if (!handler) {
+    } else if (!op) {
       res = failure(item, ResultReason.OperationNotSupported, `${operationName(item.operation)} is not supported`);
     } else {
       try {
-        const payload = await handler(ctx, item.payload);
+        const payload = await op.run(ctx, item.payload);
         res = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId, resultStatus: ResultStatus.Success, payload };
       } catch (e) {
         const r = toItemResult(e);
         // The client reads only the fixed text and r.ref; the details are for the operator.
         if (r.unexpected) logItemFailure(this.o.log, r, e, { operation: item.operation, fingerprint: ctx.caller.certFingerprint });
-        res = failure(item, reasonForVersion(r.resultReason, item, ctx.version), r.resultMessage, r.resultStatus);
+        const reason = v === undefined ? r.resultReason : reasonForVersion(r.resultReason, item.operation, v);
+        res = failure(item, reason, r.resultMessage, r.resultStatus);
       }
     }
     this.o.observe?.(item.operation, res.resultStatus, res.resultReason, Number(process.hrtime.bigint() - start) / 1e9);
@@ -192,16 +208,11 @@ export class Dispatcher {
   }
 
   /** Compensates the successful items of an Undo batch, newest first, marking them Operation Undone. */
-  private async undo(ctx: OpContext, done: Array<{ item: RequestBatchItem; result: unknown; index: number }>, out: ResponseBatchItem[]): Promise<void> {
+  private async undo(ctx: OpContext, done: Done[], out: ResponseBatchItem[]): Promise<void> {
     for (const d of [...done].reverse()) {
       try {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        const result = d.result as any;
-        if (d.item.operation === Operation.Create || d.item.operation === Operation.Register) {
-          await ctx.backend.destroy({ caller: ctx.caller, uniqueIdentifier: result.uniqueIdentifier });
-        } else if (d.item.operation === Operation.AddAttribute && result.attribute) {
-          await ctx.backend.deleteAttribute({ caller: ctx.caller, uniqueIdentifier: result.uniqueIdentifier, attributeName: result.attribute.name, attributeIndex: result.attribute.index ?? 0, currentValue: undefined });
-        }
+        // Read-only items have nothing to compensate; they are undone all the same.
+        await d.op?.undo?.(ctx, d.item.payload, out[d.index].payload);
         out[d.index] = { operation: d.item.operation, uniqueBatchItemId: d.item.uniqueBatchItemId, resultStatus: ResultStatus.OperationUndone };
       } catch (e) {
         // The effect stays; the item keeps its Success status so the client knows.
@@ -210,4 +221,3 @@ export class Dispatcher {
     }
   }
 }
-

@@ -4,9 +4,11 @@
 // failure of ours or of the root-key provider gets a fixed text and a
 // correlation id: its details (addresses, instance ids, gRPC transport
 // errors) name internals and go to the gateway's log only, under that id.
+// The reason is the one key-lifecycle named, in keywarden's one vocabulary
+// (libs/kmip reasons.ts); the Dispatcher maps it to the response's version.
 import { randomBytes } from 'crypto';
 import { Logger, detailOf, grpc, isGrpcError, kmipReasonOf } from '@keywarden/common';
-import { Operation, ProtocolVersion, RequestBatchItem, ResultReason, ResultStatus, enumValueDefinedIn, isKmipError, versionKey } from '@keywarden/kmip';
+import { ResultReason, ResultStatus, isKmipError } from '@keywarden/kmip';
 
 export interface ItemResult {
   resultStatus: number;
@@ -40,8 +42,9 @@ export function unavailableText(ref: string): string {
 
 /**
  * gRPC statuses of a client's own error: key-lifecycle's message for these
- * is meant for the client, and this is the KMIP Result Reason when the
- * service did not name one.
+ * is meant for the client. key-lifecycle names the reason of each; this is
+ * the reason when a status arrives without one (reasonForVersion maps the
+ * two KMIP 1.x-only values here for a 2.x client).
  */
 const REASON_BY_CODE: Partial<Record<grpc.status, number>> = {
   [grpc.status.NOT_FOUND]: ResultReason.ItemNotFound,
@@ -107,47 +110,4 @@ export function logItemFailure(log: Logger, r: ItemResult, err: unknown, context
   const fields = { ref: r.ref, ...context, ...grpcFields, err };
   if (r.transient) log.warn(fields, msg);
   else log.error(fields, msg);
-}
-
-/**
- * The Result Reason to put on the wire for `item` in the response's version.
- * key-lifecycle names reasons from the KMIP 1.x error tables, and KMIP 2.0
- * dropped two of them (Illegal Operation, Index Out of Bounds) for precise
- * ones; a response must not carry a value its version does not define (the
- * encoder refuses it, which turned a plain client error into "internal server
- * error" for 2.x clients). A reason the version lacks becomes its counterpart
- * there for this operation, else General Failure; the message is kept.
- */
-export function reasonForVersion(reason: number, item: RequestBatchItem, version: ProtocolVersion): number {
-  const v = versionKey(version);
-  if (v === undefined || enumValueDefinedIn('ResultReason', reason, v)) return reason;
-  let mapped: number | undefined;
-  const attributeName: string | undefined = item.payload?.attribute?.name;
-  if (reason === ResultReason.IllegalOperation) {
-    switch (item.operation) {
-      // The one Illegal Operation of Get and Check: the key material was destroyed.
-      case Operation.Get:
-      case Operation.Check:
-        mapped = ResultReason.ObjectDestroyed;
-        break;
-      case Operation.Activate:
-      case Operation.Revoke:
-      case Operation.Destroy:
-        mapped = ResultReason.WrongKeyLifecycleState;
-        break;
-      case Operation.AddAttribute:
-        mapped = attributeName === 'Name' ? ResultReason.NonUniqueNameAttribute : ResultReason.AttributeSingleValued;
-        break;
-      case Operation.ModifyAttribute:
-        if (attributeName === 'Name') mapped = ResultReason.NonUniqueNameAttribute;
-        break;
-    }
-  } else if (reason === ResultReason.AttributeNotFound) {
-    // 2.x only; a 1.x client never names an instance by value, but if so: Item Not Found.
-    mapped = ResultReason.ItemNotFound;
-  } else if (reason === ResultReason.IndexOutOfBounds) {
-    // key-lifecycle uses it for its per-object attribute instance limits.
-    mapped = item.operation === Operation.AddAttribute ? ResultReason.ServerLimitExceeded : ResultReason.AttributeInstanceNotFound;
-  }
-  return mapped !== undefined && enumValueDefinedIn('ResultReason', mapped, v) ? mapped : ResultReason.GeneralFailure;
 }

@@ -3,4 +3,5 @@ export * from './convert';
 export * from './dispatch';
 export * from './errors';
 export * from './server';
-export { HANDLERS } from './operations';
+export { OPERATIONS, defineOperation, operationTable } from './operations';
+export type { GatewayOperation, OpContext, OperationDefinition } from './operations';

@@ -12,7 +12,7 @@ import { GatewayMetrics, createGatewayMetrics } from './metrics';
 /**
  * Default TLS 1.2 suites: forward-secret AEAD first (ECDHE with GCM or
  * ChaCha20), then RSA-key-exchange AES-GCM and AES-CBC-SHA256, which vCenter
- * 7.0.3 was seen negotiating (shared/vcenter.md). No SHA-1, RC4, 3DES, export
+ * 7.0.3 was seen negotiating (docs/vcenter.md). No SHA-1, RC4, 3DES, export
  * or anonymous suites. TLS 1.3 suites are always on.
  */
 export const DEFAULT_CIPHERS = [

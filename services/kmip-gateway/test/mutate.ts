@@ -11,7 +11,7 @@ export type Rand = () => number;
 const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 
-/** The requests vCenter sends (shared/vcenter.md's conversation), encoded: the material mutations start from. */
+/** The requests vCenter sends (the conversation of docs/vcenter.md), encoded: the material mutations start from. */
 export function vcenterFrames(): Buffer[] {
   const uid = '7f1c2a6e-3b8d-4c55-9f1e-2d4a6b8c0e11';
   const frames = vcenterConversation(uid, Buffer.alloc(32)).requests.map(([, m]) => encodeRequest(m));

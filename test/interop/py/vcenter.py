@@ -1,4 +1,4 @@
-"""The conversation vCenter has with a KMS for one new key (shared/vcenter.md),
+"""The conversation vCenter has with a KMS for one new key (docs/vcenter.md),
 played with PyKMIP's lower-level API in KMIP 1.1: every request carries an
 8-byte Unique Batch Item ID ("QLKC" and a little-endian counter) that must
 come back on its response item; the tagging is one request with three Add

@@ -1,4 +1,4 @@
-// The vCenter trust options (shared/vcenter.md): sign vCenter's CSR, issue a
+// The vCenter trust options (docs/vcenter-setup.md): sign vCenter's CSR, issue a
 // certificate and key for upload to vCenter, export the CA vCenter must trust.
 import fs from 'fs';
 import path from 'path';

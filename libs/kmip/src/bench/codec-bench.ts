@@ -63,7 +63,7 @@ function main(): void {
 
   console.log(`libs/kmip codec benchmark (node ${process.version}, one thread)`);
   console.log(`Get response ${getBytes.length} bytes, Create request ${createBytes.length} bytes`);
-  // The whole vCenter conversation for one key (shared/vcenter.md): 10 requests and 9 answers,
+  // The whole vCenter conversation for one key (docs/vcenter.md): 10 requests and 9 answers,
   // each decoded and re-encoded; the rate counts messages.
   const conv = vcenterConversation('7f1c2a6e-3b8d-4c55-9f1e-2d4a6b8c0e11', Buffer.alloc(32, 0x5a));
   const reqBytes = conv.requests.map(([, m]) => encodeRequest(m));

@@ -1,12 +1,12 @@
-// Attributes, independent of the wire version (KMIP 1.4 spec §2.1.1 and §3;
-// KMIP 2.1 spec §2.1.1, §4). Version 1.x carries each as
+// Attributes, independent of the wire version (KMIP 1.4 §2.1.1 and §3;
+// KMIP 2.1 §2.1.1, §4). Version 1.x carries each as
 // Attribute{Attribute Name, Attribute Index, Attribute Value}; 2.x carries the
 // value under the attribute's own tag inside an Attributes structure, and
 // custom attributes as Vendor Attribute.
 
-import { CodecReason, MessageFormatError } from '../ttlv/errors';
+import { MessageFormatError } from '../errors';
 import { ItemType, TtlvNode } from '../ttlv/types';
-import { KmipVersion, TAG_BY_SPEC_NAME, TAG_INFO, Tag, TagInfo, tagDefinedIn } from '../generated';
+import { KmipVersion, ResultReason, TAG_BY_SPEC_NAME, TAG_INFO, Tag, TagInfo, tagDefinedIn } from '../generated';
 import { StructBuilder, StructReader, tagName } from './struct';
 
 export interface Attribute {
@@ -17,7 +17,7 @@ export interface Attribute {
   value: TtlvNode;
 }
 
-/** x- (client) and y- (server) custom attributes (KMIP 1.4 spec §3.39 Custom Attribute). */
+/** x- (client) and y- (server) custom attributes (KMIP 1.4 §3.39 Custom Attribute). */
 export function isCustomName(name: string): boolean {
   return name.startsWith('x-') || name.startsWith('y-');
 }
@@ -45,7 +45,7 @@ export function checkAttributeType(a: Attribute): void {
   if (!info || !info.type) return;
   const want = TYPE_CODE[info.type];
   if (want !== undefined && a.value.type !== want) {
-    throw new MessageFormatError(`attribute "${a.name}" must be a ${info.type}`, CodecReason.InvalidField);
+    throw new MessageFormatError(`attribute "${a.name}" must be a ${info.type}`, ResultReason.InvalidField);
   }
 }
 
@@ -56,7 +56,7 @@ export function decodeAttributeV1(node: TtlvNode): Attribute {
   const name = r.req(Tag.AttributeName, ItemType.TextString);
   const index = r.opt(Tag.AttributeIndex, ItemType.Integer);
   const value = r.node_(Tag.AttributeValue);
-  if (index !== undefined && index < 0) throw new MessageFormatError('Attribute Index must not be negative', CodecReason.InvalidField);
+  if (index !== undefined && index < 0) throw new MessageFormatError('Attribute Index must not be negative', ResultReason.InvalidField);
   // Attribute Value may be absent in Get Attributes-style references; callers that need it check.
   const a: Attribute = { name, index, value: value ?? { tag: Tag.AttributeValue, type: ItemType.Structure, value: [] } };
   if (value) checkAttributeType(a);
@@ -80,11 +80,11 @@ export function decodeAttributeV2(node: TtlvNode): Attribute {
     const vendor = r.req(Tag.VendorIdentification, ItemType.TextString);
     const name = r.req(Tag.AttributeName, ItemType.TextString);
     const value = r.node_(Tag.AttributeValue);
-    if (!value) throw new MessageFormatError('Vendor Attribute is missing Attribute Value', CodecReason.InvalidField);
+    if (!value) throw new MessageFormatError('Vendor Attribute is missing Attribute Value', ResultReason.InvalidField);
     return { name: `${vendor}-${name}`, value };
   }
   const info = TAG_INFO.get(node.tag);
-  if (!info) throw new MessageFormatError(`unknown attribute tag ${tagName(node.tag)}`, CodecReason.InvalidField);
+  if (!info) throw new MessageFormatError(`unknown attribute tag ${tagName(node.tag)}`, ResultReason.InvalidField);
   const a: Attribute = { name: info.specName, value: { ...node, tag: Tag.AttributeValue } as TtlvNode };
   checkAttributeType(a);
   return a;
@@ -106,7 +106,7 @@ export function encodeAttributeV2(a: Attribute): TtlvNode {
 /** 2.x Attributes structure -> list. */
 export function decodeAttributesV2(node: TtlvNode | undefined): Attribute[] {
   if (!node) return [];
-  if (node.type !== ItemType.Structure) throw new MessageFormatError('Attributes must be a Structure', CodecReason.InvalidField);
+  if (node.type !== ItemType.Structure) throw new MessageFormatError('Attributes must be a Structure', ResultReason.InvalidField);
   return node.value.map(decodeAttributeV2);
 }
 
@@ -119,7 +119,7 @@ export function decodeTemplateAttribute(node: TtlvNode | undefined): Attribute[]
   if (!node) return [];
   const r = new StructReader(node);
   if (r.nodes(Tag.Name).length) {
-    throw new MessageFormatError('templates are not supported; send the attributes themselves', CodecReason.FeatureNotSupported);
+    throw new MessageFormatError('templates are not supported; send the attributes themselves', ResultReason.FeatureNotSupported);
   }
   return r.nodes(Tag.Attribute).map(decodeAttributeV1);
 }

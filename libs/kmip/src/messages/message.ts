@@ -1,12 +1,12 @@
 // Request and Response Messages: header, batch items, payload dispatch
-// (KMIP 1.4 spec §7 "Message Format" and §6 "Message Contents";
-// KMIP 2.1 spec §8 and §7).
+// (KMIP 1.4 §7 "Message Format" and §6 "Message Contents";
+// KMIP 2.1 §8 and §7).
 
-import { CodecReason, KmipError, MessageFormatError } from '../ttlv/errors';
+import { KmipError, MessageFormatError } from '../errors';
 import { ItemType, TtlvNode } from '../ttlv/types';
 import { decodeTtlv, DecodeOptions } from '../ttlv/decode';
 import { encodeTtlv } from '../ttlv/encode';
-import { ResultStatus, Tag } from '../generated';
+import { ResultReason, ResultStatus, Tag } from '../generated';
 import { StructBuilder, StructReader } from './struct';
 import { OPERATION_CODECS } from './operations';
 import { decodeProtocolVersion, encodeProtocolVersion } from './operations/discover-versions';
@@ -76,7 +76,7 @@ function asynchronousIndicator(n: TtlvNode | undefined): boolean | undefined {
   if (n === undefined) return undefined;
   if (n.type === ItemType.Boolean) return n.value;
   if (n.type === ItemType.Enumeration) return n.value === 1;
-  throw new MessageFormatError('Asynchronous Indicator must be a Boolean (1.x) or an Enumeration (2.x)', CodecReason.InvalidField);
+  throw new MessageFormatError('Asynchronous Indicator must be a Boolean (1.x) or an Enumeration (2.x)', ResultReason.InvalidField);
 }
 
 function decodeRequestHeader(r: StructReader): RequestHeader {
@@ -129,7 +129,7 @@ function decodeRequestItem(node: TtlvNode, v: ProtocolVersion): RequestBatchItem
     return item;
   }
   try {
-    if (!payloadNode) throw new MessageFormatError('batch item is missing Request Payload', CodecReason.InvalidField);
+    if (!payloadNode) throw new MessageFormatError('batch item is missing Request Payload', ResultReason.InvalidField);
     item.payload = codec.decodeRequest(new StructReader(payloadNode), v);
   } catch (e) {
     if (!(e instanceof KmipError)) throw e;

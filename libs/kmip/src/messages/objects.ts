@@ -1,9 +1,9 @@
 // Managed objects keywarden serves: Symmetric Key and Secret Data, each a
-// Key Block (KMIP 1.4 spec §2.1.3, §2.2.2, §2.2.7; KMIP 2.1 spec §2.1.3).
+// Key Block (KMIP 1.4 §2.1.3, §2.2.2, §2.2.7; KMIP 2.1 §2.1.3).
 
-import { CodecReason, MessageFormatError } from '../ttlv/errors';
+import { MessageFormatError } from '../errors';
 import { ItemType, TtlvNode } from '../ttlv/types';
-import { KeyFormatType, ObjectType, Tag } from '../generated';
+import { KeyFormatType, ObjectType, ResultReason, Tag } from '../generated';
 import { Attribute, decodeAttributeV1, encodeAttributeV1 } from './attributes';
 import { StructBuilder, StructReader } from './struct';
 
@@ -45,7 +45,7 @@ export function decodeKeyBlock(node: TtlvNode): KeyBlock {
   const r = new StructReader(node, Tag.KeyBlock);
   const keyFormatType = r.req(Tag.KeyFormatType, ItemType.Enumeration);
   const keyValueNode = r.node_(Tag.KeyValue);
-  if (!keyValueNode) throw new MessageFormatError('Key Block is missing Key Value', CodecReason.InvalidField);
+  if (!keyValueNode) throw new MessageFormatError('Key Block is missing Key Value', ResultReason.InvalidField);
   let keyMaterial: Buffer;
   let keyValueAttributes: Attribute[] | undefined;
   if (keyValueNode.type === ItemType.ByteString) {
@@ -54,12 +54,12 @@ export function decodeKeyBlock(node: TtlvNode): KeyBlock {
   } else {
     const kv = new StructReader(keyValueNode);
     const km = kv.node_(Tag.KeyMaterial);
-    if (!km) throw new MessageFormatError('Key Value is missing Key Material', CodecReason.InvalidField);
+    if (!km) throw new MessageFormatError('Key Value is missing Key Material', ResultReason.InvalidField);
     if (km.type === ItemType.ByteString) keyMaterial = km.value;
     else if (km.type === ItemType.Structure && keyFormatType === KeyFormatType.TransparentSymmetricKey) {
       keyMaterial = new StructReader(km).req(Tag.Key, ItemType.ByteString);
     } else {
-      throw new MessageFormatError('Key Material of this Key Format Type is not supported', CodecReason.KeyFormatTypeNotSupported);
+      throw new MessageFormatError('Key Material of this Key Format Type is not supported', ResultReason.KeyFormatTypeNotSupported);
     }
     const attrs = kv.nodes(Tag.Attribute);
     if (attrs.length) keyValueAttributes = attrs.map(decodeAttributeV1);
@@ -94,7 +94,7 @@ export function encodeKeyBlock(kb: KeyBlock): TtlvNode {
 export function decodeManagedObject(objectType: number, parent: StructReader): ManagedObject {
   const tag = objectTag(objectType);
   const node = tag === undefined ? undefined : parent.node_(tag);
-  if (!node) throw new MessageFormatError('the managed object is missing or does not match Object Type', CodecReason.InvalidField);
+  if (!node) throw new MessageFormatError('the managed object is missing or does not match Object Type', ResultReason.InvalidField);
   const r = new StructReader(node);
   if (objectType === ObjectType.SymmetricKey) {
     return { objectType, keyBlock: decodeKeyBlock(r.reqStruct(Tag.KeyBlock).node) };

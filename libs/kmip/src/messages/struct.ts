@@ -2,9 +2,9 @@
 // name the field. Unknown fields are tolerated (forward compatibility), but a
 // known field with the wrong item type is an Invalid Field error.
 
-import { CodecReason, MessageFormatError } from '../ttlv/errors';
+import { MessageFormatError } from '../errors';
 import { ItemType, TtlvNode } from '../ttlv/types';
-import { TAG_INFO } from '../generated';
+import { ResultReason, TAG_INFO } from '../generated';
 
 export function tagName(tag: number): string {
   return TAG_INFO.get(tag)?.specName ?? `0x${tag.toString(16)}`;
@@ -25,7 +25,7 @@ export class StructReader {
   private readonly children: TtlvNode[];
 
   constructor(readonly node: TtlvNode, expectedTag?: number) {
-    if (node.type !== ItemType.Structure) throw new MessageFormatError(`${tagName(node.tag)} must be a Structure`, CodecReason.InvalidField);
+    if (node.type !== ItemType.Structure) throw new MessageFormatError(`${tagName(node.tag)} must be a Structure`, ResultReason.InvalidField);
     if (expectedTag !== undefined && node.tag !== expectedTag) {
       throw new MessageFormatError(`expected ${tagName(expectedTag)}, found ${tagName(node.tag)}`);
     }
@@ -34,7 +34,7 @@ export class StructReader {
 
   private check<T extends T_>(n: TtlvNode, type: T): ValueOf<T> {
     if (n.type !== type) {
-      throw new MessageFormatError(`${tagName(n.tag)} must be a ${TYPE_LABEL[type]}, not a ${TYPE_LABEL[n.type] ?? n.type}`, CodecReason.InvalidField);
+      throw new MessageFormatError(`${tagName(n.tag)} must be a ${TYPE_LABEL[type]}, not a ${TYPE_LABEL[n.type] ?? n.type}`, ResultReason.InvalidField);
     }
     return n.value as ValueOf<T>;
   }
@@ -53,7 +53,7 @@ export class StructReader {
 
   req<T extends T_>(tag: number, type: T): ValueOf<T> {
     const n = this.node_(tag);
-    if (n === undefined) throw new MessageFormatError(`${tagName(this.node.tag)} is missing ${tagName(tag)}`, CodecReason.InvalidField);
+    if (n === undefined) throw new MessageFormatError(`${tagName(this.node.tag)} is missing ${tagName(tag)}`, ResultReason.InvalidField);
     return this.check(n, type);
   }
 
@@ -75,7 +75,7 @@ export class StructReader {
 
   reqStruct(tag: number): StructReader {
     const n = this.node_(tag);
-    if (n === undefined) throw new MessageFormatError(`${tagName(this.node.tag)} is missing ${tagName(tag)}`, CodecReason.InvalidField);
+    if (n === undefined) throw new MessageFormatError(`${tagName(this.node.tag)} is missing ${tagName(tag)}`, ResultReason.InvalidField);
     return new StructReader(n);
   }
 }

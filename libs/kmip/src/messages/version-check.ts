@@ -1,6 +1,6 @@
 // Version-aware output: a response to a KMIP 1.1 request must contain no tag,
 // enumeration value or standard attribute that 1.1 does not define (strict
-// clients such as vCenter reject them; see shared/vcenter.md).
+// clients such as vCenter reject them; see docs/vcenter.md).
 //
 // This runs on every response, so the registry is folded into bit masks once:
 // bit i of a mask is set when KMIP_VERSIONS[i] defines the tag or value.

@@ -1,6 +1,6 @@
 import type { KmipVersion } from '../generated';
 
-/** Protocol Version as carried in message headers (KMIP 1.4 spec §6.1). */
+/** Protocol Version as carried in message headers (KMIP 1.4 §6.1). */
 export interface ProtocolVersion {
   major: number;
   minor: number;

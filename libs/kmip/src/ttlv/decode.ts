@@ -1,4 +1,4 @@
-// Bytes -> generic TTLV tree, strictly (KMIP 1.4 spec §9.1, KMIP 2.1 spec §9.1).
+// Bytes -> generic TTLV tree, strictly (KMIP 1.4 §9.1, KMIP 2.1 §9.1).
 // Every length is checked against the bytes actually present before anything
 // is allocated, padding must be zero, and nesting is capped.
 

@@ -1,33 +1,6 @@
-// Errors that carry the KMIP Result Status and Result Reason on the object,
-// not in the message (style.md: gemalto/kmip-go, PyKMIP).
-
-/** Result Reason values used by the codec (KMIP 1.4 spec §9.1.3.2.29). */
-export const CodecReason = {
-  ItemNotFound: 0x01,
-  ResponseTooLarge: 0x02,
-  InvalidMessage: 0x04,
-  OperationNotSupported: 0x05,
-  MissingData: 0x06,
-  InvalidField: 0x07,
-  FeatureNotSupported: 0x08,
-  KeyFormatTypeNotSupported: 0x10,
-  GeneralFailure: 0x100,
-} as const;
-
-export class KmipError extends Error {
-  override name = 'KmipError';
-  /** KMIP Result Status: 1 Operation Failed by default. */
-  readonly resultStatus: number;
-  constructor(public readonly resultReason: number, message: string, resultStatus = 1, options?: { cause?: unknown }) {
-    super(message, options);
-    this.resultStatus = resultStatus;
-  }
-}
-
-/** True for any error carrying a KMIP Result Reason (works across module copies). */
-export function isKmipError(e: unknown): e is KmipError {
-  return e instanceof Error && typeof (e as KmipError).resultReason === 'number' && typeof (e as KmipError).resultStatus === 'number';
-}
+// Errors of the TTLV layer: what is wrong with the bytes, and where. They say
+// nothing of KMIP semantics; the message layer gives them a KMIP Result
+// Reason (resultReasonOf in ../errors.ts).
 
 export type DecodeErrorCode =
   | 'TRUNCATED'
@@ -42,26 +15,28 @@ export type DecodeErrorCode =
   | 'BAD_TAG'
   | 'BAD_VALUE';
 
-/** A malformed TTLV encoding. Always Invalid Message, except TOO_LARGE on responses. */
-export class TtlvDecodeError extends KmipError {
-  override name = 'TtlvDecodeError';
-  constructor(public readonly code: DecodeErrorCode, message: string, public readonly offset: number) {
-    super(CodecReason.InvalidMessage, `${message} (at byte ${offset})`);
-  }
+/** True when `v` is an error of class name `name`, whichever copy of this module made it (Jest realms). */
+function named(v: unknown, name: string): boolean {
+  return typeof v === 'object' && v !== null && (v as Error).name === name;
 }
 
-/** A well-formed TTLV tree that is not the KMIP message it claims to be. */
-export class MessageFormatError extends KmipError {
-  override name = 'MessageFormatError';
-  constructor(message: string, reason: number = CodecReason.InvalidMessage) {
-    super(reason, message);
+/** A malformed TTLV encoding. */
+export class TtlvDecodeError extends Error {
+  override name = 'TtlvDecodeError';
+  constructor(public readonly code: DecodeErrorCode, message: string, public readonly offset: number) {
+    super(`${message} (at byte ${offset})`);
+  }
+
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return named(v, 'TtlvDecodeError') && typeof (v as TtlvDecodeError).code === 'string';
   }
 }
 
 /** A value that cannot be encoded (out of range, or not defined in the target version). */
-export class TtlvEncodeError extends KmipError {
+export class TtlvEncodeError extends Error {
   override name = 'TtlvEncodeError';
-  constructor(message: string) {
-    super(CodecReason.GeneralFailure, message);
+
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return named(v, 'TtlvEncodeError');
   }
 }

@@ -1,4 +1,4 @@
-// KMIP TTLV item types (KMIP 1.4 spec §9.1.1.2, KMIP 2.1 spec §9.1.1.2).
+// KMIP TTLV item types (KMIP 1.4 §9.1.1.2, KMIP 2.1 §9.1.1.2).
 // The TTLV layer knows nothing of KMIP semantics: tags are plain numbers.
 
 export const ItemType = {

@@ -1,13 +1,16 @@
 import { ObjectType, State, Tag } from '@keywarden/kmip';
-import { illegalOperation, indexOutOfBounds, invalidField, attributeNotFound, currentAttributeNotFound, permissionDenied } from '../errors';
+import {
+  attributeInstanceNotFound, attributeNotFound, attributeReadOnly, attributeSingleValued, invalidField, permissionDenied, serverLimitExceeded,
+} from '../errors';
 import type { AttributeInstance, KeyRecord } from './record';
 import { applyDueTransitions, stateName } from './state';
 import { date, dateSeconds, enumeration, field, integer, sameValue, StoredValue, text, ValueType } from './values';
 
-// Attribute rules of KMIP 1.2 section 3 (the "Attribute Rules" table of each
+// Attribute rules of KMIP 1.4 §3 (the "Attribute Rules" table of each
 // attribute): who sets it, whether a client may add, modify or delete it,
 // whether it may have several instances, and which object types it applies to.
-// Errors follow 11.15 (Add), 11.16 (Modify) and 11.17 (Delete).
+// Errors follow KMIP 1.4 §11.15 (Add), §11.16 (Modify) and §11.17 (Delete),
+// named as KMIP 2.1 names them where it is more precise (errors.ts).
 
 /** Server limit on instances of one multi-instance attribute (11.15: Index Out of Bounds). */
 export const MAX_INSTANCES = 64;
@@ -253,8 +256,8 @@ function totalInstances(r: KeyRecord): number {
 
 function appendToBag(r: KeyRecord, name: string, v: StoredValue): AttributeInstance {
   const b = (r.attrs[name] ??= { next: 0, items: [] });
-  if (b.items.length >= MAX_INSTANCES) throw indexOutOfBounds(`${name} already has ${MAX_INSTANCES} instances, the server's limit`);
-  if (totalInstances(r) >= MAX_TOTAL_INSTANCES) throw indexOutOfBounds(`the object already has ${MAX_TOTAL_INSTANCES} attribute instances, the server's limit`);
+  if (b.items.length >= MAX_INSTANCES) throw serverLimitExceeded(`${name} already has ${MAX_INSTANCES} instances, the server's limit`);
+  if (totalInstances(r) >= MAX_TOTAL_INSTANCES) throw serverLimitExceeded(`the object already has ${MAX_TOTAL_INSTANCES} attribute instances, the server's limit`);
   const inst = { i: b.next++, v };
   b.items.push(inst);
   return inst;
@@ -284,10 +287,10 @@ export function addAttribute(r: KeyRecord, name: string, index: number, value: S
   const d = attributeDef(name);
   if (!d) throw permissionDenied(`${what} is not supported by this server`);
   if (isServerCustom(name)) throw permissionDenied(`${what}: y- attributes are server-defined and cannot be set by a client`);
-  if (d.add === false) throw permissionDenied(`${what} is read-only`);
+  if (d.add === false) throw attributeReadOnly(`${what} is read-only`);
   if (!appliesTo(d, r.objectType)) throw permissionDenied(`${what} does not apply to this object type`);
   if (index !== 0) throw invalidField('Add Attribute must not specify an Attribute Index');
-  if (!d.multi && d.read(r).length > 0) throw illegalOperation(`${what} already exists and is single-instance; use Modify Attribute`);
+  if (!d.multi && d.read(r).length > 0) throw attributeSingleValued(`${what} already exists and is single-instance; use Modify Attribute`);
   const no = denied(d.add, r, now, `${what} is read-only`);
   if (no) throw permissionDenied(no);
   const v = normalize(d, value, what);
@@ -304,11 +307,11 @@ export function modifyAttribute(r: KeyRecord, name: string, index: number, value
   const d = attributeDef(name);
   if (!d) throw permissionDenied(`${what} is not supported by this server`);
   if (isServerCustom(name)) throw permissionDenied(`${what}: y- attributes are server-defined and cannot be modified by a client`);
-  if (d.modify === false) throw permissionDenied(`${what} is read-only`);
+  if (d.modify === false) throw attributeReadOnly(`${what} is read-only`);
   const current = d.read(r);
   if (current.length === 0) throw invalidField(`${what} does not exist on this object; add it first`);
   const target = current.find((c) => c.i === index);
-  if (!target) throw attributeNotFound(`${what} has no instance with Attribute Index ${index}`);
+  if (!target) throw attributeInstanceNotFound(`${what} has no instance with Attribute Index ${index}`);
   const no = denied(d.modify, r, now, `${what} is read-only`);
   if (no) throw permissionDenied(no);
   const v = normalize(d, value, what);
@@ -331,7 +334,7 @@ export function instanceWithValue(r: KeyRecord, name: string, value: StoredValue
   const d = attributeDef(name);
   const want = d ? normalize(d, value, what) : value;
   const hit = (d ? d.read(r) : []).find((c) => sameValue(c.v, want));
-  if (!hit) throw currentAttributeNotFound(`no instance of ${what} has the value given as Current Attribute`);
+  if (!hit) throw attributeNotFound(`no instance of ${what} has the value given as Current Attribute`);
   return hit.i;
 }
 
@@ -339,11 +342,11 @@ export function instanceWithValue(r: KeyRecord, name: string, value: StoredValue
 export function deleteAttribute(r: KeyRecord, name: string, index: number, now: number): AttributeInstance {
   const what = `attribute "${name}"`;
   const d = attributeDef(name);
-  if (d && d.del === false && d.read(r).length > 0) throw permissionDenied(`${what} is read-only or required and cannot be deleted`);
+  if (d && d.del === false && d.read(r).length > 0) throw attributeReadOnly(`${what} is read-only or required and cannot be deleted`);
   const current = d ? d.read(r) : [];
   if (current.length === 0) throw attributeNotFound(`${what} does not exist on this object`);
   const target = current.find((c) => c.i === index);
-  if (!target) throw attributeNotFound(`${what} has no instance with Attribute Index ${index}`);
+  if (!target) throw attributeInstanceNotFound(`${what} has no instance with Attribute Index ${index}`);
   const no = d ? denied(d.del, r, now, `${what} cannot be deleted`) : undefined;
   if (no) throw permissionDenied(no);
   const b = r.attrs[name];

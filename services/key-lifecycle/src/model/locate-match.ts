@@ -4,7 +4,7 @@ import { attributeDef } from './attributes';
 import type { KeyRecord } from './record';
 import { canonical, dateSeconds, field, StoredValue } from './values';
 
-// Matching rules of KMIP 1.2 section 4.9 (Locate): every attribute given must
+// Matching rules of KMIP 1.4 §4.9 (Locate): every attribute given must
 // match; one instance of a date attribute matches that date, two give an
 // inclusive range; the Cryptographic Usage Mask matches when every requested
 // bit is set; a structure given in part matches on the fields given; an

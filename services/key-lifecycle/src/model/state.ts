@@ -1,10 +1,11 @@
 import { ObjectType, RevocationReasonCode, State } from '@keywarden/kmip';
-import { illegalOperation, invalidField, permissionDenied } from '../errors';
+import { illegalObjectType, invalidField, objectDestroyed, wrongLifecycleState } from '../errors';
 import type { KeyRecord } from './record';
 
-// The object state machine of KMIP 1.2 section 3.22 (transitions numbered as
-// there). Error reasons follow section 11 (Activate 11.20, Revoke 11.21,
-// Destroy 11.22).
+// The object state machine of KMIP 1.4 §3.22 (transitions numbered as
+// there). Refusals carry KMIP 2.1's reasons (Wrong Key Lifecycle State,
+// Object Destroyed), which a 1.x client reads as KMIP 1.4 §11 names them
+// (Activate §11.20, Revoke §11.21, Destroy §11.22).
 
 export const STATE_NAMES: Record<number, string> = {
   [State.PreActive]: 'Pre-Active',
@@ -51,9 +52,9 @@ export function nextTransitionAt(r: KeyRecord): number | undefined {
 
 /** 4.19 Activate: Pre-Active only; sets the Activation Date to now. */
 export function activate(r: KeyRecord, now: number): void {
-  if (!CRYPTOGRAPHIC_OBJECTS.has(r.objectType)) throw illegalOperation('only cryptographic objects can be activated');
+  if (!CRYPTOGRAPHIC_OBJECTS.has(r.objectType)) throw illegalObjectType('only cryptographic objects can be activated');
   if (r.state !== State.PreActive) {
-    throw permissionDenied(`object is ${stateName(r.state)}; only a Pre-Active object can be activated`);
+    throw wrongLifecycleState(`object is ${stateName(r.state)}; only a Pre-Active object can be activated`);
   }
   r.state = State.Active;
   r.activationDate = now;
@@ -77,17 +78,17 @@ export function validRevocationReason(code: number): boolean {
  */
 export function revoke(r: KeyRecord, code: number, message: string | undefined, occurrence: number | undefined, now: number): void {
   if (!validRevocationReason(code)) throw invalidField(`revocation reason code ${code} is not recognized`);
-  if (!CRYPTOGRAPHIC_OBJECTS.has(r.objectType)) throw illegalOperation('only cryptographic objects can be revoked');
+  if (!CRYPTOGRAPHIC_OBJECTS.has(r.objectType)) throw illegalObjectType('only cryptographic objects can be revoked');
   if (isCompromiseReason(code)) {
     if (r.state === State.PreActive || r.state === State.Active || r.state === State.Deactivated) r.state = State.Compromised;
     else if (r.state === State.Destroyed) r.state = State.DestroyedCompromised;
-    else throw illegalOperation(`object is already ${stateName(r.state)}`);
+    else throw wrongLifecycleState(`object is already ${stateName(r.state)}`);
     r.compromiseDate = now;
     // Required by 4.20 for Key Compromise; when a client omits it the server records "now".
     r.compromiseOccurrenceDate = occurrence && occurrence > 0 ? occurrence : now;
   } else {
     if (r.state !== State.Active) {
-      throw illegalOperation(`object is ${stateName(r.state)}; only an Active object can be revoked for a reason other than compromise`);
+      throw wrongLifecycleState(`object is ${stateName(r.state)}; only an Active object can be revoked for a reason other than compromise`);
     }
     r.state = State.Deactivated;
     r.deactivationDate = now;
@@ -98,12 +99,13 @@ export function revoke(r: KeyRecord, code: number, message: string | undefined, 
 /**
  * 4.21 Destroy: Pre-Active and Deactivated -> Destroyed (transitions 2, 7);
  * Compromised -> Destroyed Compromised (9). An Active object must be revoked
- * first; destroying twice is refused (11.22: Permission Denied).
+ * first; destroying twice is refused (Object Destroyed; Permission Denied
+ * in KMIP 1.4 §11.22).
  */
 export function destroy(r: KeyRecord, now: number): void {
-  if (isDestroyed(r.state)) throw permissionDenied('object has already been destroyed');
+  if (isDestroyed(r.state)) throw objectDestroyed('object has already been destroyed');
   if (r.state === State.PreActive || r.state === State.Deactivated) r.state = State.Destroyed;
   else if (r.state === State.Compromised) r.state = State.DestroyedCompromised;
-  else throw permissionDenied(`object is ${stateName(r.state)}; revoke it before destroying it`);
+  else throw wrongLifecycleState(`object is ${stateName(r.state)}; revoke it before destroying it`);
   r.destroyDate = now;
 }

@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.19 Activate (errors: 11.20).
+// KMIP 1.4 §4.19 Activate (errors: §11.20).
 import type { lifecycleV1 } from '@keywarden/proto';
 import type { Core, OpContext } from '../core';
 import { activate as activateRecord } from '../model/state';

@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.14 Add Attribute (errors: 11.15).
+// KMIP 1.4 §4.14 Add Attribute (errors: §11.15).
 import type { lifecycleV1 } from '@keywarden/proto';
 import type { Core, OpContext } from '../core';
 import { addAttribute as addToRecord } from '../model/attributes';

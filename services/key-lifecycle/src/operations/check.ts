@@ -1,10 +1,10 @@
-// KMIP 1.2 section 4.10 Check (errors: 11.11). No leases or usage limits are
+// KMIP 1.4 §4.10 Check (errors: §11.11). No leases or usage limits are
 // granted by this server, so those requests pass; the usage mask is checked
 // against the object's mask and its state.
 import type { lifecycleV1 } from '@keywarden/proto';
 import { CryptographicUsageMask as U, State } from '@keywarden/kmip';
 import type { Core, OpContext } from '../core';
-import { permissionDenied } from '../errors';
+import { objectDestroyed, permissionDenied } from '../errors';
 import { isDestroyed, stateName } from '../model/state';
 import { requireUid } from './common';
 
@@ -16,7 +16,7 @@ export async function check(core: Core, c: OpContext, req: lifecycleV1.CheckRequ
   c.uid = uid;
   const ctx = await core.resolve(c, req.caller, uid);
   const rec = core.current(ctx.object, uid);
-  if (isDestroyed(rec.state)) throw permissionDenied('the object has been destroyed');
+  if (isDestroyed(rec.state)) throw objectDestroyed('the object has been destroyed');
   const mask = req.cryptographicUsageMask;
   if (mask !== 0) {
     if ((rec.usageMask & mask) !== mask) throw permissionDenied(`the object's Cryptographic Usage Mask (${rec.usageMask}) does not allow ${mask}`);

@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.1 Create (errors: 11.2).
+// KMIP 1.4 §4.1 Create (errors: §11.2).
 import { randomUUID } from 'crypto';
 import type { lifecycleV1 } from '@keywarden/proto';
 import { KeyFormatType, ObjectType } from '@keywarden/kmip';

@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.16 Delete Attribute (errors: 11.17).
+// KMIP 1.4 §4.16 Delete Attribute (errors: §11.17).
 import type { lifecycleV1 } from '@keywarden/proto';
 import type { Core, OpContext } from '../core';
 import { invalidField } from '../errors';

@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.21 Destroy (errors: 11.22). The record stays (state
+// KMIP 1.4 §4.21 Destroy (errors: §11.22). The record stays (state
 // Destroyed, attributes kept for audit); the sealed object in the provider
 // is removed, or retried by the sweeper when the provider is unreachable.
 import type { lifecycleV1 } from '@keywarden/proto';

@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.13 Get Attribute List (errors: 11.14).
+// KMIP 1.4 §4.13 Get Attribute List (errors: §11.14).
 import type { lifecycleV1 } from '@keywarden/proto';
 import type { Core, OpContext } from '../core';
 import { presentNames } from '../model/attributes';

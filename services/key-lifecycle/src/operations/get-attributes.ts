@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.12 Get Attributes (errors: 11.13).
+// KMIP 1.4 §4.12 Get Attributes (errors: §11.13).
 import type { lifecycleV1 } from '@keywarden/proto';
 import type { Core, OpContext } from '../core';
 import { invalidMessage } from '../errors';

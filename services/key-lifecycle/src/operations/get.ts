@@ -1,8 +1,8 @@
-// KMIP 1.2 section 4.11 Get (errors: 11.12).
+// KMIP 1.4 §4.11 Get (errors: §11.12).
 import type { lifecycleV1 } from '@keywarden/proto';
 import { KeyFormatType, ObjectType } from '@keywarden/kmip';
 import type { Core, OpContext } from '../core';
-import { illegalOperation, keyFormatNotSupported } from '../errors';
+import { keyFormatNotSupported, objectDestroyed } from '../errors';
 import { isDestroyed } from '../model/state';
 import { requireUid } from './common';
 
@@ -25,7 +25,7 @@ export async function get(core: Core, c: OpContext, req: lifecycleV1.GetRequest)
   const ctx = await core.resolve(c, req.caller, uid);
   const rec = core.current(ctx.object, uid);
   // Destroyed: only the metadata is kept ("the server only has attributes for this object").
-  if (isDestroyed(rec.state)) throw illegalOperation('the object has been destroyed; its key material no longer exists');
+  if (isDestroyed(rec.state)) throw objectDestroyed('the object has been destroyed; its key material no longer exists');
   const format = formatFor(rec.objectType, rec.keyFormatType, req.keyFormatType);
   core.assertNotShredded(ctx.tenant);
   const plaintext = await core.unseal(ctx.tenant, rec, { version: ctx.object?.ver });

@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.9 Locate (errors: 11.10), with Maximum Items and the
+// KMIP 1.4 §4.9 Locate (errors: §11.10), with Maximum Items and the
 // KMIP 1.3 Offset Items. Indexes narrow the candidates; every candidate is
 // then matched against all criteria, so an index never decides alone.
 import type { lifecycleV1 } from '@keywarden/proto';

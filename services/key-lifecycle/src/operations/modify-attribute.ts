@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.15 Modify Attribute (errors: 11.16).
+// KMIP 1.4 §4.15 Modify Attribute (errors: §11.16).
 import type { lifecycleV1 } from '@keywarden/proto';
 import type { Core, OpContext } from '../core';
 import { instanceWithValue, modifyAttribute as modifyInRecord } from '../model/attributes';

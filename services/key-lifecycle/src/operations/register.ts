@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.3 Register (errors: 11.4), for Symmetric Keys and Secret Data.
+// KMIP 1.4 §4.3 Register (errors: §11.4), for Symmetric Keys and Secret Data.
 import { randomUUID } from 'crypto';
 import type { lifecycleV1 } from '@keywarden/proto';
 import { KeyFormatType, ObjectType, SecretDataType } from '@keywarden/kmip';

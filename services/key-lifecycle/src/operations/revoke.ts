@@ -1,4 +1,4 @@
-// KMIP 1.2 section 4.20 Revoke (errors: 11.21).
+// KMIP 1.4 §4.20 Revoke (errors: §11.21).
 import type { lifecycleV1 } from '@keywarden/proto';
 import type { Core, OpContext } from '../core';
 import { invalidField } from '../errors';

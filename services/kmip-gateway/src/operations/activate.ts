@@ -1,8 +1,12 @@
-// Activate — KMIP 1.4 spec §4.19: Pre-Active -> Active.
-import { UidPayload, UidResponse } from '@keywarden/kmip';
-import { Handler, targetUid } from './context';
+// Activate — KMIP 1.4 §4.19: Pre-Active -> Active.
+import { activate as codec } from '@keywarden/kmip';
+import { defineOperation, targetUid } from './context';
 
-export const activate: Handler = async (ctx, p: UidPayload): Promise<UidResponse> => {
-  const r = await ctx.backend.activate({ caller: ctx.caller, uniqueIdentifier: targetUid(ctx, p.uniqueIdentifier) });
-  return { uniqueIdentifier: r.uniqueIdentifier };
-};
+export const activate = defineOperation({
+  codec,
+  readOnly: false,
+  async handle(ctx, p) {
+    const r = await ctx.backend.activate({ caller: ctx.caller, uniqueIdentifier: targetUid(ctx, p.uniqueIdentifier) });
+    return { uniqueIdentifier: r.uniqueIdentifier };
+  },
+});

@@ -1,9 +1,10 @@
-// The operation table: one handler per KMIP operation, registered like routes.
-import { Operation } from '@keywarden/kmip';
+// The operations the gateway serves, one typed unit each (context.ts). The
+// Dispatcher's tables all derive from this list.
+import { OPERATION_CODECS } from '@keywarden/kmip';
 import { activate } from './activate';
 import { addAttribute } from './add-attribute';
 import { check } from './check';
-import { Handler } from './context';
+import { GatewayOperation } from './context';
 import { create } from './create';
 import { deleteAttribute } from './delete-attribute';
 import { destroy } from './destroy';
@@ -13,29 +14,34 @@ import { getAttributeList } from './get-attribute-list';
 import { getAttributes } from './get-attributes';
 import { locate } from './locate';
 import { modifyAttribute } from './modify-attribute';
-import { queryHandler } from './query';
+import { queryOperation } from './query';
 import { register } from './register';
 import { revoke } from './revoke';
 
 export * from './context';
 
-export const HANDLERS = new Map<number, Handler>([
-  [Operation.DiscoverVersions, discoverVersions],
-  [Operation.Create, create],
-  [Operation.Register, register],
-  [Operation.Get, get],
-  [Operation.Locate, locate],
-  [Operation.Activate, activate],
-  [Operation.Revoke, revoke],
-  [Operation.Destroy, destroy],
-  [Operation.Check, check],
-  [Operation.GetAttributes, getAttributes],
-  [Operation.GetAttributeList, getAttributeList],
-  [Operation.AddAttribute, addAttribute],
-  [Operation.ModifyAttribute, modifyAttribute],
-  [Operation.DeleteAttribute, deleteAttribute],
-]);
-HANDLERS.set(Operation.Query, queryHandler(() => [...HANDLERS.keys()].sort((a, b) => a - b)));
+/**
+ * The table of `operations` by KMIP Operation value. Each must be decoded by
+ * the codec its definition names, which is what makes its handler's request
+ * type hold; a second definition of one operation is a programming error.
+ */
+export function operationTable(operations: GatewayOperation[]): ReadonlyMap<number, GatewayOperation> {
+  const table = new Map<number, GatewayOperation>();
+  for (const op of operations) {
+    if (table.has(op.operation)) throw new Error(`operation ${op.operation} is defined twice`);
+    if (OPERATION_CODECS.get(op.operation) !== op.codec) throw new Error(`operation ${op.operation} is not decoded with the codec it is defined with`);
+    table.set(op.operation, op);
+  }
+  return table;
+}
 
-/** Operations that need no call to the key service (cheap, but still need a registered certificate). */
-export const LOCAL_OPERATIONS = new Set<number>([Operation.DiscoverVersions, Operation.Query]);
+const served = [
+  discoverVersions, create, register, get, locate, activate, revoke, destroy, check,
+  getAttributes, getAttributeList, addAttribute, modifyAttribute, deleteAttribute,
+];
+
+/** Every operation the gateway serves, Query included. */
+export const OPERATIONS: ReadonlyMap<number, GatewayOperation> = operationTable([
+  ...served,
+  queryOperation(() => [...OPERATIONS.keys()].sort((a, b) => a - b)),
+]);

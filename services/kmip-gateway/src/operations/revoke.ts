@@ -1,14 +1,18 @@
-// Revoke — KMIP 1.4 spec §4.20: Deactivated, or Compromised for Key Compromise.
-import { RevokeRequest, UidResponse } from '@keywarden/kmip';
-import { Handler, targetUid } from './context';
+// Revoke — KMIP 1.4 §4.20: Deactivated, or Compromised for Key Compromise.
+import { revoke as codec } from '@keywarden/kmip';
+import { defineOperation, targetUid } from './context';
 
-export const revoke: Handler = async (ctx, p: RevokeRequest): Promise<UidResponse> => {
-  const r = await ctx.backend.revoke({
-    caller: ctx.caller,
-    uniqueIdentifier: targetUid(ctx, p.uniqueIdentifier),
-    revocationReasonCode: p.revocationReasonCode,
-    revocationMessage: p.revocationMessage ?? '',
-    compromiseOccurrenceDate: p.compromiseOccurrenceDate ?? 0n,
-  });
-  return { uniqueIdentifier: r.uniqueIdentifier };
-};
+export const revoke = defineOperation({
+  codec,
+  readOnly: false,
+  async handle(ctx, p) {
+    const r = await ctx.backend.revoke({
+      caller: ctx.caller,
+      uniqueIdentifier: targetUid(ctx, p.uniqueIdentifier),
+      revocationReasonCode: p.revocationReasonCode,
+      revocationMessage: p.revocationMessage ?? '',
+      compromiseOccurrenceDate: p.compromiseOccurrenceDate ?? 0n,
+    });
+    return { uniqueIdentifier: r.uniqueIdentifier };
+  },
+});

@@ -1,4 +1,4 @@
-// Check — KMIP 1.4 spec §4.10; KMIP 2.1 spec §6.1.5.
+// Check — KMIP 1.4 §4.10; KMIP 2.1 §6.1.5.
 import { ItemType } from '../../ttlv/types';
 import { Operation, Tag } from '../../generated';
 import { StructBuilder, StructReader } from '../struct';

@@ -1,19 +1,38 @@
 // Pieces shared by several operations' payloads.
-import { CodecReason, MessageFormatError } from '../../ttlv/errors';
+import { MessageFormatError } from '../../errors';
 import { ItemType, TtlvNode } from '../../ttlv/types';
-import { TAG_INFO, Tag } from '../../generated';
+import { ResultReason, TAG_INFO, Tag } from '../../generated';
 import {
   Attribute, decodeAttributeV1, decodeAttributesV2, decodeTemplateAttribute, encodeAttributeV1, encodeAttributesV2,
   encodeTemplateAttribute, standardAttributeTag,
 } from '../attributes';
 import { StructReader } from '../struct';
+import type { OperationCodec } from './codec';
 import { ProtocolVersion, isV2 } from '../version';
 
 export interface UidPayload {
   uniqueIdentifier?: string;
 }
 
-/** Unique Identifier is optional in most requests: the ID Placeholder fills it (KMIP 1.4 spec §4 intro). */
+export interface UidResponse {
+  uniqueIdentifier: string;
+}
+
+/**
+ * The codec of an operation whose request is just an optional Unique
+ * Identifier and whose response is the Unique Identifier (Activate, Destroy).
+ */
+export function uidOperation(operation: number): OperationCodec<UidPayload, UidResponse> {
+  return {
+    operation,
+    decodeRequest: (r) => ({ uniqueIdentifier: optUid(r) }),
+    encodeRequest: (p) => uidNode(p.uniqueIdentifier),
+    decodeResponse: (r) => ({ uniqueIdentifier: reqUid(r) }),
+    encodeResponse: (p) => uidNode(p.uniqueIdentifier),
+  };
+}
+
+/** Unique Identifier is optional in most requests: the ID Placeholder fills it (KMIP 1.4 §4 intro). */
 export const optUid = (r: StructReader): string | undefined => r.opt(Tag.UniqueIdentifier, ItemType.TextString);
 export const reqUid = (r: StructReader): string => r.req(Tag.UniqueIdentifier, ItemType.TextString);
 
@@ -42,12 +61,12 @@ export function encodeInlineAttributes(attrs: Attribute[], v: ProtocolVersion): 
 /**
  * 2.x Attribute Reference: an Enumeration holding the attribute's tag, or a
  * structure {Vendor Identification, Attribute Name} for custom attributes
- * (KMIP 2.1 spec, Attribute Reference). Returns the 1.x-style name.
+ * (KMIP 2.1, Attribute Reference). Returns the 1.x-style name.
  */
 export function decodeAttributeReference(n: TtlvNode): string {
   if (n.type === ItemType.Enumeration) {
     const info = TAG_INFO.get(n.value);
-    if (!info) throw new MessageFormatError(`Attribute Reference names unknown tag 0x${n.value.toString(16)}`, CodecReason.InvalidField);
+    if (!info) throw new MessageFormatError(`Attribute Reference names unknown tag 0x${n.value.toString(16)}`, ResultReason.InvalidField);
     return info.specName;
   }
   const r = new StructReader(n);
@@ -80,7 +99,7 @@ export function decodeWrappedAttribute(n: TtlvNode | undefined): Attribute | und
   if (!n) return undefined;
   const r = new StructReader(n);
   const inner = r.node.type === ItemType.Structure ? (r.node.value as TtlvNode[]) : [];
-  if (inner.length !== 1) throw new MessageFormatError('New/Current Attribute must hold exactly one attribute', CodecReason.InvalidField);
+  if (inner.length !== 1) throw new MessageFormatError('New/Current Attribute must hold exactly one attribute', ResultReason.InvalidField);
   return decodeAttributesV2({ tag: Tag.Attributes, type: ItemType.Structure, value: inner })[0];
 }
 

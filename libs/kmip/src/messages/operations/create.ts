@@ -1,4 +1,4 @@
-// Create — KMIP 1.4 spec §4.1; KMIP 2.1 spec §6.1.7.
+// Create — KMIP 1.4 §4.1; KMIP 2.1 §6.1.7.
 import { ItemType } from '../../ttlv/types';
 import { Operation, Tag } from '../../generated';
 import { Attribute } from '../attributes';

@@ -1,4 +1,4 @@
-// Discover Versions — KMIP 1.4 spec §4.26 (new in 1.1); KMIP 2.1 spec §6.1.19.
+// Discover Versions — KMIP 1.4 §4.26 (new in 1.1); KMIP 2.1 §6.1.19.
 import { ItemType } from '../../ttlv/types';
 import { Operation, Tag } from '../../generated';
 import { StructBuilder, StructReader } from '../struct';

@@ -1,4 +1,4 @@
-// Get — KMIP 1.4 spec §4.11; KMIP 2.1 spec §6.1.22.
+// Get — KMIP 1.4 §4.11; KMIP 2.1 §6.1.22.
 import { ItemType, TtlvNode } from '../../ttlv/types';
 import { Operation, Tag } from '../../generated';
 import { ManagedObject, decodeManagedObject, encodeManagedObject } from '../objects';

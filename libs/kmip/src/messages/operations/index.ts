@@ -1,27 +1,38 @@
 import { OperationCodec } from './codec';
-import { addAttribute, deleteAttribute, getAttributeList, getAttributes, modifyAttribute } from './attribute-ops';
+import { activate } from './activate';
+import { addAttribute } from './add-attribute';
 import { check } from './check';
 import { create } from './create';
+import { deleteAttribute } from './delete-attribute';
+import { destroy } from './destroy';
 import { discoverVersions } from './discover-versions';
 import { get } from './get';
+import { getAttributeList } from './get-attribute-list';
+import { getAttributes } from './get-attributes';
 import { locate } from './locate';
+import { modifyAttribute } from './modify-attribute';
 import { query } from './query';
 import { register } from './register';
 import { revoke } from './revoke';
-import { activate, destroy } from './simple';
 
 export * from './codec';
 export * from './common';
-export * from './attribute-ops';
+export * from './activate';
+export * from './add-attribute';
+export * from './attribute-change';
 export * from './check';
 export * from './create';
+export * from './delete-attribute';
+export * from './destroy';
 export * from './discover-versions';
 export * from './get';
+export * from './get-attribute-list';
+export * from './get-attributes';
 export * from './locate';
+export * from './modify-attribute';
 export * from './query';
 export * from './register';
 export * from './revoke';
-export * from './simple';
 
 /** Every operation with a typed payload, by KMIP Operation value. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

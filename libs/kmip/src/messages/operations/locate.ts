@@ -1,4 +1,4 @@
-// Locate — KMIP 1.4 spec §4.9; KMIP 2.1 spec §6.1.27.
+// Locate — KMIP 1.4 §4.9; KMIP 2.1 §6.1.27.
 import { ItemType } from '../../ttlv/types';
 import { Operation, Tag } from '../../generated';
 import { Attribute } from '../attributes';

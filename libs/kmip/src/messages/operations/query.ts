@@ -1,4 +1,4 @@
-// Query — KMIP 1.4 spec §4.25; KMIP 2.1 spec §6.1.38.
+// Query — KMIP 1.4 §4.25; KMIP 2.1 §6.1.38.
 import { ItemType, TtlvNode } from '../../ttlv/types';
 import { Operation, Tag } from '../../generated';
 import { StructBuilder } from '../struct';

@@ -1,4 +1,4 @@
-// Register — KMIP 1.4 spec §4.3; KMIP 2.1 spec §6.1.40.
+// Register — KMIP 1.4 §4.3; KMIP 2.1 §6.1.40.
 import { ItemType } from '../../ttlv/types';
 import { Operation, Tag } from '../../generated';
 import { Attribute } from '../attributes';

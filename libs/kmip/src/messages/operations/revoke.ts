@@ -1,10 +1,9 @@
-// Revoke — KMIP 1.4 spec §4.20; KMIP 2.1 spec §6.1.41.
+// Revoke — KMIP 1.4 §4.20; KMIP 2.1 §6.1.41.
 import { ItemType } from '../../ttlv/types';
 import { Operation, Tag } from '../../generated';
 import { StructBuilder } from '../struct';
 import { OperationCodec } from './codec';
-import { optUid, reqUid, uidNode } from './common';
-import { UidResponse } from './simple';
+import { UidResponse, optUid, reqUid, uidNode } from './common';
 
 export interface RevokeRequest {
   uniqueIdentifier?: string;
