@@ -4,6 +4,7 @@ module.exports = {
     '<rootDir>/libs/kmip',
     '<rootDir>/libs/common',
     '<rootDir>/libs/cli',
+    '<rootDir>/libs/stack',
     '<rootDir>/services/keyprotect-emulator',
     '<rootDir>/services/crk-wrapping',
     '<rootDir>/services/key-lifecycle',

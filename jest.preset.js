@@ -14,7 +14,7 @@ module.exports = (dir) => ({
     '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.test.json') }],
   },
   moduleNameMapper: {
-    '^@keywarden/(kmip|proto|common|cli)$': path.join(__dirname, 'libs/$1/src'),
+    '^@keywarden/(kmip|proto|common|cli|stack)$': path.join(__dirname, 'libs/$1/src'),
     '^@keywarden/(kmip-gateway|key-lifecycle|crk-wrapping|keyprotect-emulator)$': path.join(__dirname, 'services/$1/src'),
   },
 });

@@ -14,7 +14,8 @@ export interface Running {
 
 export function start(dataDir: string, kmipPort: number): Promise<Running> {
   const child = spawn(process.execPath, [path.join(root, 'scripts/start.js'), '--data-dir', dataDir], {
-    cwd: root, env: { ...process.env, KMIP_PORT: String(kmipPort), REDIS_URL: '', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+    // KEYWARDEN_FREE_PORTS: free ports rather than npm start's defaults, which stacks of other suites running at the same time want too.
+    cwd: root, env: { ...process.env, KMIP_PORT: String(kmipPort), REDIS_URL: '', LOG_LEVEL: 'info', KEYWARDEN_FREE_PORTS: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));

@@ -1,12 +1,14 @@
 // The services in one process for tests: Redis (own port), the Key Protect
-// emulator, crk-wrapping, key-lifecycle and (optionally) the KMIP gateway,
-// all over real sockets with mTLS from a throwaway PKI.
-import { randomBytes, randomUUID } from 'crypto';
+// emulator, crk-wrapping and key-lifecycle, all over real sockets with mTLS
+// from a throwaway PKI; the stack launcher's in-process mode (libs/stack),
+// with the Admin API and tenants as these tests use them.
+import { randomUUID } from 'crypto';
 import { Issued, Role, TlsFiles, channelCredentials, channelOptions, createCa, internalIdentity, issueCertificate } from '@keywarden/common';
 import type { KeyLifecycle, KeyLifecycleOptions } from '@keywarden/key-lifecycle';
 import { adminV1 } from '@keywarden/proto';
-import { startRedis, TestRedis } from './redis';
-import { SentinelSetOptions, startSentinelSet, TestSentinelSet } from './sentinel';
+import { completeRequest, startInProcess } from '@keywarden/stack';
+import type { TestRedis } from './redis';
+import type { SentinelSetOptions, TestSentinelSet } from './sentinel';
 
 export interface StackPki {
   /** The KMIP CA: signs the KMIP server certificate (and KMIP client certificates when a test wants CA-signed ones). */
@@ -73,28 +75,19 @@ export function makePki(): StackPki {
 }
 
 export async function startStack(o: StackOptions = {}): Promise<TestStack> {
-  // Imported lazily so suites that only need the PKI do not load every service.
-  const { startEmulator } = await import('@keywarden/keyprotect-emulator');
-  const { startCrkWrapping } = await import('@keywarden/crk-wrapping');
-  const { startKeyLifecycle } = await import('@keywarden/key-lifecycle');
   const pki = makePki();
-  const sentinel = o.sentinel ? await startSentinelSet(o.sentinel) : undefined;
-  const redis = sentinel ? sentinel.nodes[0] : await startRedis();
-  const emulator = await startEmulator({ port: 0 });
-  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: pki.wrapping, masterKey: randomBytes(32), allowHttp: true, providerHosts: [new URL(emulator.url).host] });
-  const lifecycle = await startKeyLifecycle({
-    address: '127.0.0.1:0', tls: pki.lifecycle,
-    redis: sentinel ? { sentinels: sentinel.sentinels, name: sentinel.name, password: sentinel.password } : { url: redis.url },
-    wrappingAddress: `localhost:${wrapping.port}`, wrappingTls: pki.lifecycle, cacheTtlMs: o.cacheTtlMs,
-    ...o.lifecycle,
+  const s = await startInProcess({
+    tls: { wrapping: pki.wrapping, lifecycle: pki.lifecycle }, sentinel: o.sentinel,
+    wrapping: { allowHttp: true }, lifecycle: { cacheTtlMs: o.cacheTtlMs, ...o.lifecycle },
   });
+  const { emulator, lifecycle } = s;
   const admin = new adminV1.AdminClient(`localhost:${lifecycle.port}`, channelCredentials(pki.admin), channelOptions());
   const adminCall = <Req, Res>(method: keyof adminV1.AdminClient, req: Req): Promise<Res> => new Promise((resolve, reject) => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    (admin as any)[method](req, (err: Error | null, res: Res) => (err ? reject(err) : resolve(res)));
+    (admin as any)[method](completeRequest(method, req), (err: Error | null, res: Res) => (err ? reject(err) : resolve(res)));
   });
   const stack: TestStack = {
-    pki, redis, sentinel, lifecycle, emulator, emulatorUrl: emulator.url, wrappingPort: wrapping.port, lifecyclePort: lifecycle.port, admin, adminCall,
+    pki, redis: s.redis, sentinel: s.sentinel, lifecycle, emulator, emulatorUrl: emulator.url, wrappingPort: s.wrapping.port, lifecyclePort: lifecycle.port, admin, adminCall,
     async createTenant(id = `t-${randomUUID().slice(0, 8)}`) {
       // The emulator refuses instances nobody created, as Key Protect does.
       const instanceId = randomUUID();
@@ -110,10 +103,7 @@ export async function startStack(o: StackOptions = {}): Promise<TestStack> {
     },
     async close() {
       admin.close();
-      await lifecycle.close();
-      await wrapping.close();
-      await emulator.close();
-      await (sentinel ?? redis).stop();
+      await s.close();
     },
   };
   return stack;

@@ -1,16 +1,18 @@
 // The real pieces key-lifecycle works with, for integration tests: a Redis of
 // its own (AOF, fsync always), the Key Protect emulator over HTTP, the real
 // crk-wrapping service, and key-lifecycle itself, all gRPC over mTLS with
-// certificates from a throwaway CA.
-import { randomBytes, randomUUID } from 'crypto';
+// certificates from a throwaway CA: the stack launcher's in-process mode
+// (libs/stack), with the clients and helpers these tests use.
+import { randomUUID } from 'crypto';
 import {
   certFingerprint, channelCredentials, createCa, grpc, internalIdentity, issueCertificate, Issued, kmipReasonOf, Role, TlsFiles,
 } from '@keywarden/common';
-import { startCrkWrapping, CrkWrapping } from '@keywarden/crk-wrapping';
-import { Emulator, startEmulator } from '@keywarden/keyprotect-emulator';
+import type { CrkWrapping } from '@keywarden/crk-wrapping';
+import type { Emulator } from '@keywarden/keyprotect-emulator';
 import { adminV1, lifecycleV1 } from '@keywarden/proto';
-import { startRedis, TestRedis } from '../../../test/lib/redis';
-import { KeyLifecycle, KeyLifecycleOptions, startKeyLifecycle } from '../src';
+import { startInProcess } from '@keywarden/stack';
+import type { TestRedis } from '../../../test/lib/redis';
+import type { KeyLifecycle, KeyLifecycleOptions } from '../src';
 
 const tls = (ca: Issued, i: Issued): TlsFiles => ({ ca: Buffer.from(ca.cert), cert: Buffer.from(i.cert), key: Buffer.from(i.key) });
 
@@ -92,21 +94,18 @@ export async function startStack(opts: Partial<KeyLifecycleOptions> & { redisArg
   const gatewayTls = id('kmip-gateway');
   const adminTls = id('operator', 'admin');
 
-  const redis = await startRedis({ args: opts.redisArgs });
   // The emulator refuses instances nobody created: addTenant creates each tenant's; these are the
   // ones tests name themselves (admin, tenant-trust and trust tests).
-  const emulator = await startEmulator({ port: 0, instances: ['i-1', 'i', 'i-trust', 'i-audited', 'another-instance'] });
-  const wrapping = await startCrkWrapping({ address: '127.0.0.1:0', tls: wrappingTls, masterKey: randomBytes(32), providerHosts: [new URL(emulator.url).host] });
-  const wrappingAddress = `127.0.0.1:${wrapping.port}`;
-  const { redisArgs: _r, ...lcOpts } = opts;
-  const base: KeyLifecycleOptions = {
-    address: '127.0.0.1:0', tls: lifecycleTls, redisUrl: redis.url, wrappingAddress, wrappingTls: lifecycleTls, destroySweepMs: 500, ...lcOpts,
-  };
-  const lifecycle = await startKeyLifecycle(base);
+  const { redisArgs, ...lcOpts } = opts;
+  const inproc = await startInProcess({
+    tls: { wrapping: wrappingTls, lifecycle: lifecycleTls }, redisArgs,
+    emulator: { instances: ['i-1', 'i', 'i-trust', 'i-audited', 'another-instance'] },
+    lifecycle: { destroySweepMs: 500, ...lcOpts },
+  });
+  const { redis, emulator, wrapping, lifecycle, wrappingAddress } = inproc;
   const address = `127.0.0.1:${lifecycle.port}`;
   const lc = new lifecycleV1.KeyLifecycleClient(address, channelCredentials(gatewayTls));
   const admin = new adminV1.AdminClient(address, channelCredentials(adminTls));
-  const replicas: KeyLifecycle[] = [];
   const stack: Stack = {
     redis, emulator, wrapping, lifecycle, ca, address, lc, admin, lifecycleTls, gatewayTls, adminTls, wrappingAddress,
     call: (m, req) => rpc(lc, m as string, req),
@@ -127,11 +126,7 @@ export async function startStack(opts: Partial<KeyLifecycleOptions> & { redisArg
       await stack.adm('addCertificate', { tenantId: id, pem: client.cert });
       return { id, crkId: t.provider?.crkId ?? '', instanceId: t.provider?.instanceId ?? '', caller: { certFingerprint: certFingerprint(client.cert) }, client };
     },
-    startReplica: async (extra = {}) => {
-      const r = await startKeyLifecycle({ ...base, ...extra });
-      replicas.push(r);
-      return r;
-    },
+    startReplica: (extra = {}) => inproc.startLifecycle(extra),
     keyProtect: async (method, path, instanceId) => {
       const tok = await fetch(`${emulator.url}/identity/token`, {
         method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -146,11 +141,7 @@ export async function startStack(opts: Partial<KeyLifecycleOptions> & { redisArg
     close: async () => {
       lc.close();
       admin.close();
-      for (const r of replicas) await r.close();
-      await lifecycle.close();
-      await wrapping.close();
-      await emulator.close();
-      await redis.stop();
+      await inproc.close();
     },
   };
   return stack;

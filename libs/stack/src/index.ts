@@ -1,0 +1,13 @@
+export { completeRequest, launchStack, localSecret, PortTakenError, Stack } from './launcher';
+export type { ComponentRecord, LaunchOptions, ServiceName, StackState } from './launcher';
+export { startInProcess } from './inprocess';
+export type { InProcessOptions, InProcessStack } from './inprocess';
+export { lockDataDir, LockedError, processAlive } from './lock';
+export type { DataDirLock } from './lock';
+export { DEFAULT_PORTS, freePort, portFree, portKey, PortBook } from './ports';
+export { ChildProc, lastLogLine, listensOn, sleep, StartError, tcpReady } from './proc';
+export type { ChildSpec } from './proc';
+export { eventually, redisCommand, redisPing, startRedis, waitFor } from './redis';
+export type { RespValue, StartRedisOptions, TestRedis } from './redis';
+export { startSentinelSet } from './sentinel';
+export type { SentinelSetOptions, TestSentinelSet } from './sentinel';
