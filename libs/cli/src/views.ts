@@ -135,6 +135,8 @@ export function tenantView(t: adminV1.Tenant) {
     createdAt: t.createdAt,
     keyCount: num(t.keyCount),
     certificateCount: t.certificateCount,
+    quota: { keys: num(t.quota?.objects), attributeBytes: num(t.quota?.attributeBytes), keyCustomBytes: num(t.quota?.objectCustomAttributeBytes), defaults: t.quotaDefaults },
+    usage: { keys: num(t.usage?.objects), attributeBytes: num(t.usage?.attributeBytes), destroyedKeys: num(t.usage?.destroyedObjects) },
   };
 }
 
@@ -152,7 +154,7 @@ export function certificateView(c: adminV1.Certificate) {
   return {
     fingerprint: c.fingerprint, tenantId: c.tenantId, subject: c.subject, issuer: c.issuer,
     notBefore: c.notBefore, notAfter: c.notAfter, addedAt: c.addedAt, clientAuth: c.clientAuth,
-    daysLeft: left, expiresSoon: left !== null && left < EXPIRY_WARNING_DAYS, warnings: c.warnings,
+    daysLeft: left, expiresSoon: left !== null && left < EXPIRY_WARNING_DAYS, warnings: c.warnings, passwordSet: c.passwordSet,
   };
 }
 

@@ -41,17 +41,25 @@ const V1: Table = new Map<number, Counterpart>([
   [R.AttributeReadOnly, R.PermissionDenied],
   [R.AttributeNotFound, R.ItemNotFound],
   [R.AttributeInstanceNotFound, R.ItemNotFound],
-  // More attribute instances than the server keeps (§11.2, §11.4, §11.15); elsewhere a limit of ours.
-  [R.ServerLimitExceeded, byOperation([[[O.Create, O.Register, O.AddAttribute], R.IndexOutOfBounds]], R.GeneralFailure)],
+  // A limit of the server's (a tenant's quota, unwraps waiting): 1.x has no name for it. (Too many
+  // instances of an attribute is raised as Index Out of Bounds, §11.15, which 1.x defines.)
+  [R.ServerLimitExceeded, R.GeneralFailure],
   [R.WrappingObjectDestroyed, R.CryptographicFailure],
   [R.WrappingObjectNotFound, R.CryptographicFailure],
+  // Cryptographic operations (new in 1.2, §11.27 to §11.33; Create Key Pair, Derive Key, Get with wrapping).
+  [R.IncompatibleCryptographicUsageMask, R.PermissionDenied],
+  [R.BadCryptographicParameters, R.InvalidField],
+  [R.UnsupportedCryptographicParameters, R.InvalidField],
+  [R.MissingInitializationVector, R.MissingData],
 ]);
 
 /**
  * KMIP 2.0 and 2.1 dropped Illegal Operation and Index Out of Bounds.
- * keywarden raises neither; they still arrive from a gRPC status that named
- * no reason (FAILED_PRECONDITION, OUT_OF_RANGE) or from a key-lifecycle
- * older than this gateway, and become the 2.x reason of the same case.
+ * keywarden raises Index Out of Bounds for one case only, too many instances
+ * of an attribute (the 1.x name is the precise one; 2.x calls it Server
+ * Limit Exceeded); both still arrive from a gRPC status that named no reason
+ * (FAILED_PRECONDITION, OUT_OF_RANGE) or from a key-lifecycle older than
+ * this gateway, and become the 2.x reason of the same case.
  */
 const V2: Table = new Map<number, Counterpart>([
   [R.IllegalOperation, byOperation([

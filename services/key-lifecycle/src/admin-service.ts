@@ -1,7 +1,7 @@
 import { grpc, peerOf, requireRole, ServiceError, toStatus } from '@keywarden/common';
 import { adminV1 } from '@keywarden/proto';
 import { listAudit } from './admin/audit';
-import { addCertificate, listCertificates, removeCertificate } from './admin/certificates';
+import { addCertificate, listCertificates, removeCertificate, setCertificatePassword } from './admin/certificates';
 import { destroyKey, revokeKey } from './admin/key-state';
 import { getKey, listKeys, probeKey } from './admin/keys';
 import {
@@ -123,6 +123,10 @@ export function adminService(core: Core, jobs: RewrapJobs, secure: boolean): adm
     addCertificate: h('AddCertificate', (req: adminV1.AddCertificateRequest) => addCertificate(core, req)),
     listCertificates: h('ListCertificates', (req: adminV1.ListCertificatesRequest) => listCertificates(core, req)),
     removeCertificate: h('RemoveCertificate', (req: adminV1.RemoveCertificateRequest) => removeCertificate(core, req)),
+    setCertificatePassword: h('SetCertificatePassword', async (req: adminV1.SetCertificatePasswordRequest, c) => {
+      c.detail = { ...c.detail, certificate: req.fingerprint.slice(0, 128), password: req.clear ? 'cleared' : 'set' };
+      return setCertificatePassword(core, req);
+    }),
     listKeys: h('ListKeys', (req: adminV1.ListKeysRequest) => listKeys(core, req)),
     getKey: h('GetKey', (req: adminV1.GetKeyRequest) => getKey(core, req)),
     probeKey: h('ProbeKey', async (req: adminV1.ProbeKeyRequest, c) => {

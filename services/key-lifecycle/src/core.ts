@@ -11,7 +11,8 @@ import { cloneRecord, KeyRecord, nowSeconds } from './model/record';
 import { applyDueTransitions } from './model/state';
 import { adoptRewrapped, destroySealedQuietly, finishDestroy, persistNew, sweepDestroyPending } from './sealed-objects';
 import { channels } from './store/keys';
-import { CallerContext, NotReplicatedError, Store, TenantRecord, Versioned, WriteResult } from './store/store';
+import { quotaError } from './operations/quota';
+import { CallerContext, NotReplicatedError, parseQuotaResult, Store, TenantRecord, Versioned, WriteResult } from './store/store';
 import { UnwrapGate } from './unwrap-gate';
 import { Wrapping, wrappingFailure } from './wrapping';
 
@@ -100,6 +101,8 @@ export class Core {
       if (r === 'OK') return { out, rec: next };
       if (r === 'GONE' || r === 'NOTENANT') throw itemNotFound(uid);
       if (r.startsWith('TAKEN:')) throw nonUniqueName(r.slice(6));
+      const quota = parseQuotaResult(r);
+      if (quota) throw quotaError(tenant, quota);
       // CONFLICT: another writer got there first.
       await sleep(Math.random() * Math.min(2 + attempt * 2, 50));
       cur = await this.store.getObject(tenant, uid);

@@ -59,8 +59,17 @@ export function attributeReadOnly(message: string): ServiceError {
   return new ServiceError(S.FAILED_PRECONDITION, message, R.AttributeReadOnly);
 }
 
-/** More attribute instances than the server keeps. */
+/**
+ * More attribute instances than the server keeps. KMIP 1.x names this case
+ * precisely (Index Out of Bounds, KMIP 1.4 §11.15); 2.x has only Server
+ * Limit Exceeded for it, which the gateway answers a 2.x client with.
+ */
 export function serverLimitExceeded(message: string): ServiceError {
+  return new ServiceError(S.OUT_OF_RANGE, message, R.IndexOutOfBounds);
+}
+
+/** A tenant quota (docs/key-lifecycle.md, "Quotas"): General Failure with this message to a 1.x client. */
+export function quotaExceeded(message: string): ServiceError {
   return new ServiceError(S.OUT_OF_RANGE, message, R.ServerLimitExceeded);
 }
 
@@ -76,6 +85,56 @@ export function attributeInstanceNotFound(message: string): ServiceError {
 
 export function keyFormatNotSupported(message: string): ServiceError {
   return new ServiceError(S.INVALID_ARGUMENT, message, R.KeyFormatTypeNotSupported);
+}
+
+/** The key's Cryptographic Usage Mask does not allow the operation (a 1.x client reads Permission Denied). */
+export function incompatibleUsageMask(message: string): ServiceError {
+  return new ServiceError(S.FAILED_PRECONDITION, message, R.IncompatibleCryptographicUsageMask);
+}
+
+/** Cryptographic Parameters that do not fit the key or the operation (a 1.x client reads Invalid Field). */
+export function badCryptographicParameters(message: string): ServiceError {
+  return new ServiceError(S.INVALID_ARGUMENT, message, R.BadCryptographicParameters);
+}
+
+/** Cryptographic Parameters this server does not implement (a 1.x client reads Invalid Field). */
+export function unsupportedCryptographicParameters(message: string): ServiceError {
+  return new ServiceError(S.INVALID_ARGUMENT, message, R.UnsupportedCryptographicParameters);
+}
+
+/** Decryption, unwrapping or verification of the client's data failed (a wrong key, tag or padding). */
+export function cryptographicFailure(message: string): ServiceError {
+  return new ServiceError(S.INVALID_ARGUMENT, message, R.CryptographicFailure);
+}
+
+/** A mode that needs an IV or nonce from the client got none (a 1.x client reads Missing Data). */
+export function missingInitializationVector(message: string): ServiceError {
+  return new ServiceError(S.INVALID_ARGUMENT, message, R.MissingInitializationVector);
+}
+
+/** A field the request needs is absent. */
+export function missingData(message: string): ServiceError {
+  return new ServiceError(S.INVALID_ARGUMENT, message, R.MissingData);
+}
+
+/** A feature of the protocol this server does not implement (streaming, MAC-wrapping, ...). */
+export function featureNotSupported(message: string): ServiceError {
+  return new ServiceError(S.UNIMPLEMENTED, message, R.FeatureNotSupported);
+}
+
+/** The wrapping (or unwrapping) key named does not exist in the tenant (a 1.x client reads Cryptographic Failure). */
+export function wrappingObjectNotFound(uid: string): ServiceError {
+  return new ServiceError(S.NOT_FOUND, `no wrapping key with unique identifier "${uid}"`, R.WrappingObjectNotFound);
+}
+
+/** The wrapping (or unwrapping) key has been destroyed (a 1.x client reads Cryptographic Failure). */
+export function wrappingObjectDestroyed(message: string): ServiceError {
+  return new ServiceError(S.FAILED_PRECONDITION, message, R.WrappingObjectDestroyed);
+}
+
+/** The Encoding Option of a key wrapping cannot be used (No Encoding of a structured key). */
+export function encodingOptionError(message: string): ServiceError {
+  return new ServiceError(S.INVALID_ARGUMENT, message, R.EncodingOptionError);
 }
 
 export function unavailable(message: string, cause?: unknown): ServiceError {

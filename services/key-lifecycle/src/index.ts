@@ -12,7 +12,11 @@ import { Core, createMetrics } from './core';
 import { lifecycleService } from './lifecycle-service';
 import { Notifications } from './notifications';
 import { connectRedis, createRedisConnection, describeTarget, RedisTarget, retireRedis, watchRedis } from './redis-connection';
-import { Store } from './store/store';
+import { checkQuota, Quota } from './model/quota';
+import { CapacityProbe, registerCapacityMetrics } from './store/capacity';
+import { ClusterTarget, createClusterConnection, isClusterTarget } from './store/cluster';
+import { migrateLayout } from './store/migrate';
+import { RedisClient, Store } from './store/store';
 import { DEFAULT_UNWRAP_LIMITS, registerUnwrapMetrics, UnwrapGate } from './unwrap-gate';
 import { Wrapping, WrappingDeadlines } from './wrapping';
 
@@ -21,8 +25,8 @@ export interface KeyLifecycleOptions {
   address: string;
   /** Server certificate, key and CA for mTLS; plain gRPC when absent. */
   tls?: TlsFiles;
-  /** Redis: a URL, or Sentinels that key-lifecycle follows through failovers. */
-  redis?: RedisTarget;
+  /** Redis: a URL, Sentinels that key-lifecycle follows through failovers, or Redis Cluster's seed nodes. */
+  redis?: RedisTarget | ClusterTarget;
   /** Same as `redis: { url }` (kept for existing callers); `redis` wins when both are given. */
   redisUrl?: string;
   /**
@@ -65,6 +69,15 @@ export interface KeyLifecycleOptions {
   destroySweepMs?: number;
   /** Approximate length the audit stream is trimmed to. */
   auditMaxLen?: number;
+  /** Audit entries older than this are trimmed (every minute, approximately); 0 = by length only. */
+  auditRetentionMs?: number;
+  /**
+   * Default quotas of tenants without their own (docs/key-lifecycle.md,
+   * "Quotas"); each a whole number from 1 to its maximum, else start-up fails.
+   */
+  quotas?: Partial<Quota>;
+  /** How often the capacity metrics (tenant usage, Redis memory) read Redis, at most (default 15 s). */
+  capacityEveryMs?: number;
 }
 
 export interface KeyLifecycle {
@@ -75,7 +88,7 @@ export interface KeyLifecycle {
 }
 
 /** Warns when Redis would not keep an acknowledged write through a crash. */
-async function checkDurability(redis: Redis, log: Logger): Promise<void> {
+async function checkDurability(redis: RedisClient, log: Logger): Promise<void> {
   try {
     const [, aof] = (await redis.config('GET', 'appendonly')) as string[];
     const [, fsync] = (await redis.config('GET', 'appendfsync')) as string[];
@@ -86,6 +99,13 @@ async function checkDurability(redis: Redis, log: Logger): Promise<void> {
     const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
     if (policy !== 'noeviction') {
       log.warn({ maxmemoryPolicy: policy }, 'Redis may evict keys (maxmemory-policy is not noeviction): records could disappear under memory pressure');
+    }
+    // A record hash holds the sealed reference (about 160 bytes): smaller limits make every record a hashtable, three times its size.
+    const [, entries] = (await redis.config('GET', 'hash-max-listpack-entries')) as string[];
+    const [, value] = (await redis.config('GET', 'hash-max-listpack-value')) as string[];
+    if (Number(entries) < 256 || Number(value) < 512) {
+      log.warn({ hashMaxListpackEntries: Number(entries), hashMaxListpackValue: Number(value) },
+        'Redis keeps small hashes compact only up to hash-max-listpack-entries / hash-max-listpack-value: set them to at least 256 / 512 (docs/deployment.md), or each key takes about three times the memory');
     }
   } catch (err) {
     log.warn({ err }, 'cannot read the Redis persistence configuration (CONFIG GET refused); make sure AOF with appendfsync always is on');
@@ -103,10 +123,12 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
   const target = opts.redis ?? (opts.redisUrl !== undefined ? { url: opts.redisUrl } : undefined);
   if (!target) throw new Error('startKeyLifecycle: give `redis` (a URL or Sentinels) or `redisUrl`');
   const waitReplicas = opts.durability?.waitReplicas ?? 0;
-  const open = (purpose: string, extra = {}) => {
-    const c = createRedisConnection(target, purpose, extra);
+  const quota = checkQuota(opts.quotas);
+  const open = (purpose: string, extra: { enableAutoPipelining?: boolean } = {}): Redis => {
+    const c: RedisClient = isClusterTarget(target) ? createClusterConnection(target, purpose, extra) : createRedisConnection(target, purpose, extra);
     c.on('error', (err: Error) => log.warn({ err: err.message, connection: purpose }, 'redis connection error'));
-    return c;
+    // The Cluster client has every method used on a connection here (status, ping, commands, events).
+    return c as Redis;
   };
   const redis = open('commands');
   const connections: Redis[] = [redis];
@@ -125,9 +147,15 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
     const sub = open('subscriber', { enableAutoPipelining: false });
     connections.push(sub);
 
-    const store = new Store(redis, log, { writer, waitReplicas, waitTimeoutMs: opts.durability?.waitTimeoutMs, auditMaxLen: opts.auditMaxLen });
+    const store = new Store(redis, log, {
+      writer, waitReplicas, waitTimeoutMs: opts.durability?.waitTimeoutMs, auditMaxLen: opts.auditMaxLen, auditRetentionMs: opts.auditRetentionMs, quota,
+    });
+    // Before anything is served: records of an earlier layout, and the usage counters quotas need.
+    await migrateLayout(store, log);
     const cache = new PlaintextCache(opts.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS, opts.cacheMaxEntries ?? DEFAULT_CACHE_MAX_ENTRIES);
     const notifications = await Notifications.start(sub, log, cache);
+    // Redis Cluster: what this replica remembers of a certificate's tenant goes with the certificate.
+    notifications.onRevocation((r) => store.forgetCertificate(r.fingerprint));
     const wrapping = new Wrapping(opts.wrappingAddress, opts.wrappingTls, opts.wrappingDeadlines);
     const unwraps = new UnwrapGate({
       concurrency: opts.unwrapConcurrency ?? DEFAULT_UNWRAP_LIMITS.concurrency,
@@ -137,6 +165,7 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
     const registry = createRegistry('key-lifecycle');
     registerCacheMetrics(registry, cache);
     registerUnwrapMetrics(registry, unwraps);
+    registerCapacityMetrics(registry, new CapacityProbe(store, log, opts.capacityEveryMs));
     const core = new Core(store, wrapping, cache, log, createMetrics(registry), unwraps);
     const jobs = new RewrapJobs(core);
 
@@ -166,10 +195,14 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
       core.sweepDestroyPending().catch((err: unknown) => log.warn({ err }, 'destroy sweep failed'));
     }, opts.destroySweepMs ?? 60_000);
     sweep.unref();
+    const trim = setInterval(() => {
+      store.trimAudit().catch((err: unknown) => log.warn({ err }, 'audit trim failed'));
+    }, 60_000);
+    trim.unref();
 
     let metrics: MetricsServer | undefined;
     if (opts.metricsPort !== undefined) metrics = await startMetricsServer(registry, opts.metricsPort, opts.metricsHost);
-    log.info({ port, healthPort: healthServer?.port, ...describeTarget(target), wrapping: opts.wrappingAddress, cacheTtlMs: cache.ttlMs, cacheMaxEntries: cache.maxEntries, unwrapLimits: unwraps.limits, waitReplicas }, 'key-lifecycle listening');
+    log.info({ port, healthPort: healthServer?.port, ...(isClusterTarget(target) ? { redisCluster: target.cluster.map((n) => `${n.host}:${n.port}`) } : describeTarget(target)), wrapping: opts.wrappingAddress, cacheTtlMs: cache.ttlMs, cacheMaxEntries: cache.maxEntries, unwrapLimits: unwraps.limits, waitReplicas, quota, cluster: store.cluster }, 'key-lifecycle listening');
 
     return {
       port,
@@ -178,6 +211,7 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
       close: async () => {
         retireRedis(connections);
         clearInterval(sweep);
+        clearInterval(trim);
         stopWatching?.();
         setServing(health, HEALTH_SERVICES, false);
         notifications.endStreams();
@@ -205,6 +239,16 @@ export { DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_TTL_MS, PlaintextCache } from 
 export { DEFAULT_UNWRAP_LIMITS, UnwrapGate } from './unwrap-gate';
 export type { UnwrapLimits } from './unwrap-gate';
 export type { RedisTarget, SentinelAddress, SentinelTarget, UrlTarget } from './redis-connection';
+export type { ClusterTarget } from './store/cluster';
+export { DEFAULT_QUOTA } from './model/quota';
+// For the capacity benchmark (bench/capacity-bench.ts), which drives the store and the operations in-process.
+export { Core } from './core';
+export { Wrapping } from './wrapping';
+export { locate } from './operations/locate';
+export { addAttribute } from './model/attributes';
+export { activate } from './model/state';
+export { migrateLayout } from './store/migrate';
+export type { Quota } from './model/quota';
 export { Store } from './store/store';
 export { MAX_RELAY_IN_FLIGHT, serveRelay } from './relay';
 export type { RelayHandlers } from './relay';

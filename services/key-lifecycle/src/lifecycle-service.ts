@@ -17,6 +17,15 @@ import { locate } from './operations/locate';
 import { modifyAttribute } from './operations/modify-attribute';
 import { register } from './operations/register';
 import { revoke } from './operations/revoke';
+import { createKeyPair } from './operations/create-key-pair';
+import { decrypt } from './operations/decrypt';
+import { deriveKey } from './operations/derive-key';
+import { encrypt } from './operations/encrypt';
+import { mac } from './operations/mac';
+import { macVerify } from './operations/mac-verify';
+import { rngRetrieve } from './operations/rng-retrieve';
+import { sign } from './operations/sign';
+import { signatureVerify } from './operations/signature-verify';
 import { watchAccessRevocations } from './operations/watch-access-revocations';
 import { methodName, RELAY_CALLS, RelayHandlers, serveRelay } from './relay';
 
@@ -63,6 +72,7 @@ export function callerFor(call: object, secure: boolean, c: OpContext, claimed: 
 /** Every operation of the service, by its Relay call name (the unary method is methodName(call)). */
 const OPS: { [K in keyof RelayHandlers]: Op<Parameters<RelayHandlers[K]>[0], Awaited<ReturnType<RelayHandlers[K]>>> } = {
   identify, create, register, get, locate, activate, revoke, destroy, check, getAttributes, getAttributeList, addAttribute, modifyAttribute, deleteAttribute,
+  createKeyPair, deriveKey, encrypt, decrypt, sign, signatureVerify, mac, macVerify, rngRetrieve,
 };
 
 /**
@@ -116,6 +126,15 @@ export function lifecycleService(core: Core, notifications: Notifications, secur
     addAttribute: h('AddAttribute', addAttribute),
     modifyAttribute: h('ModifyAttribute', modifyAttribute),
     deleteAttribute: h('DeleteAttribute', deleteAttribute),
+    createKeyPair: h('CreateKeyPair', createKeyPair),
+    deriveKey: h('DeriveKey', deriveKey),
+    encrypt: h('Encrypt', encrypt),
+    decrypt: h('Decrypt', decrypt),
+    sign: h('Sign', sign),
+    signatureVerify: h('SignatureVerify', signatureVerify),
+    mac: h('Mac', mac),
+    macVerify: h('MacVerify', macVerify),
+    rngRetrieve: h('RngRetrieve', rngRetrieve),
     relay: (call) => {
       // Once per stream: only a gateway may relay (each request's caller then names its KMIP client).
       try {

@@ -19,6 +19,7 @@ import type { lifecycleV1 } from '@keywarden/proto';
 export const RELAY_CALLS = [
   'get', 'identify', 'create', 'register', 'locate', 'activate', 'revoke', 'destroy', 'check',
   'getAttributes', 'getAttributeList', 'addAttribute', 'modifyAttribute', 'deleteAttribute',
+  'createKeyPair', 'deriveKey', 'encrypt', 'decrypt', 'sign', 'signatureVerify', 'mac', 'macVerify', 'rngRetrieve',
 ] as const;
 export type RelayCall = (typeof RELAY_CALLS)[number];
 

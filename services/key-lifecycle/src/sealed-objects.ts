@@ -7,7 +7,8 @@
 import type { Core } from './core';
 import { nonUniqueName, unavailable, unknownCaller } from './errors';
 import type { KeyRecord } from './model/record';
-import { NotReplicatedError, TenantRecord, WriteResult } from './store/store';
+import { quotaError } from './operations/quota';
+import { NotReplicatedError, parseQuotaResult, TenantRecord, WriteResult } from './store/store';
 import { isNotFound } from './wrapping';
 
 /** Thrown from a mutation to leave the record as it is. */
@@ -35,13 +36,15 @@ export async function persistNew(core: Core, t: TenantRecord, rec: KeyRecord, se
     // The write landed on an earlier attempt (ioredis resent the script after a
     // reconnect): the record is ours, so the create succeeded once it is as
     // durable as a first-time write would be.
-    if (!core.store.replicasWanted || (await core.store.waitForReplicas()) >= core.store.replicasWanted) return;
+    if (!core.store.replicasWanted || (await core.store.waitForReplicas(rec.tenant)) >= core.store.replicasWanted) return;
     throw unavailable('the new object was not confirmed by enough Redis replicas; its record is kept and it will be usable once they catch up');
   }
   if (result !== undefined) {
     // Nothing was written.
     await destroySealedQuietly(core, t, rec.uid, sealedRef);
     if (result.startsWith('TAKEN:')) throw nonUniqueName(result.slice(6));
+    const quota = parseQuotaResult(result);
+    if (quota) throw quotaError(t.id, quota);
     if (result === 'NOTENANT') throw unknownCaller();
     throw unavailable(`could not store the new object (${result})`);
   }
@@ -54,7 +57,7 @@ export async function persistNew(core: Core, t: TenantRecord, rec: KeyRecord, se
       // Replication is ordered: a replica that confirms the removal can no
       // longer hold the record alone; with no replica attached none can.
       removed = failure instanceof NotReplicatedError
-        ? (await core.store.waitForReplicas()) >= failure.wanted || (await core.store.connectedReplicas()) === 0
+        ? (await core.store.waitForReplicas(rec.tenant)) >= failure.wanted || (await core.store.connectedReplicas(rec.tenant)) === 0
         : true;
     }
   } catch (e) {

@@ -136,7 +136,7 @@ describe('Register', () => {
     const base = { caller: a.caller, objectType: 2, keyMaterial: Buffer.alloc(32), keyFormatType: 1 };
     expect(await failure(s.call('register', { ...base, attributes: aesTemplate().slice(0, 1).concat(attr('Cryptographic Length', { integer: 128 })) })))
       .toMatchObject({ reason: ResultReason.InvalidField });
-    expect(await failure(s.call('register', { ...base, objectType: ObjectType.PrivateKey, attributes: [] }))).toMatchObject({ reason: ResultReason.InvalidField });
+    expect(await failure(s.call('register', { ...base, objectType: ObjectType.SplitKey, attributes: [] }))).toMatchObject({ reason: ResultReason.InvalidField });
     expect(await failure(s.call('register', { ...base, keyFormatType: KeyFormatType.PKCS8, attributes: aesTemplate().slice(0, 1) })))
       .toMatchObject({ reason: ResultReason.KeyFormatTypeNotSupported });
     expect(await failure(s.call('register', { ...base, objectType: ObjectType.SecretData, secretDataType: 0, attributes: [] }))).toMatchObject({ reason: ResultReason.InvalidField });

@@ -24,6 +24,17 @@ export interface LifecycleBackend {
   addAttribute(r: lifecycleV1.AddAttributeRequest): Promise<lifecycleV1.AddAttributeResponse>;
   modifyAttribute(r: lifecycleV1.ModifyAttributeRequest): Promise<lifecycleV1.ModifyAttributeResponse>;
   deleteAttribute(r: lifecycleV1.DeleteAttributeRequest): Promise<lifecycleV1.DeleteAttributeResponse>;
+  // Key pairs, derivation and cryptographic operations (issue 17). Optional:
+  // a backend without them (a benchmark's stub) answers Operation Not Supported.
+  createKeyPair?(r: lifecycleV1.CreateKeyPairRequest): Promise<lifecycleV1.CreateKeyPairResponse>;
+  deriveKey?(r: lifecycleV1.DeriveKeyRequest): Promise<lifecycleV1.DeriveKeyResponse>;
+  encrypt?(r: lifecycleV1.EncryptRequest): Promise<lifecycleV1.EncryptResponse>;
+  decrypt?(r: lifecycleV1.DecryptRequest): Promise<lifecycleV1.DecryptResponse>;
+  sign?(r: lifecycleV1.SignRequest): Promise<lifecycleV1.SignResponse>;
+  signatureVerify?(r: lifecycleV1.SignatureVerifyRequest): Promise<lifecycleV1.SignatureVerifyResponse>;
+  mac?(r: lifecycleV1.MacRequest): Promise<lifecycleV1.MacResponse>;
+  macVerify?(r: lifecycleV1.MacVerifyRequest): Promise<lifecycleV1.MacVerifyResponse>;
+  rngRetrieve?(r: lifecycleV1.RngRetrieveRequest): Promise<lifecycleV1.RngRetrieveResponse>;
   /**
    * Calls onRevoked for each fingerprint whose access ended; onResumed after
    * the stream was re-established (revocations sent meanwhile were missed);

@@ -11,6 +11,7 @@ import {
   dumpTtlv, encodeResponseTree, encodeTtlv, enumValueDefinedIn, isKmipError, reasonForVersion, responseVersion, versionKey,
 } from '@keywarden/kmip';
 import type { LifecycleBackend } from './backend';
+import type { CredentialCheck } from './credentials';
 import { internalErrorText, logItemFailure, newRef, toItemResult } from './errors';
 import { GatewayOperation, OPERATIONS, OpContext } from './operations';
 
@@ -32,8 +33,12 @@ export interface Caller {
   certFingerprint: string;
 }
 
-/** Result of identifying the connection's client certificate. */
-export type Identity = { ok: true; caller: Caller } | { ok: false; reason: number; message: string };
+/**
+ * Result of identifying the connection's client certificate. `credential`,
+ * when the certificate has a password: the connection's check of each
+ * request's KMIP Credential (credentials.ts).
+ */
+export type Identity = { ok: true; caller: Caller; credential?: CredentialCheck } | { ok: false; reason: number; message: string };
 
 function now(): bigint {
   return BigInt(Math.floor(Date.now() / 1000));
@@ -148,6 +153,9 @@ export class Dispatcher {
   private async runBatch(req: RequestMessage, version: ProtocolVersion, identify: () => Promise<Identity>): Promise<ResponseBatchItem[]> {
     const identity = await identify();
     if (!identity.ok) return req.batchItems.map((it) => failure(it, identity.reason, identity.message));
+    // The Authentication of the request header: checked when the certificate has a password, else ignored (and not awaited).
+    const refused = identity.credential ? await identity.credential.check(req.header.authentication) : undefined;
+    if (refused) return req.batchItems.map((it) => failure(it, refused.reason, refused.message));
     const option = req.header.batchErrorContinuationOption ?? BatchErrorContinuationOption.Stop;
     if (req.header.asynchronousIndicator) {
       return req.batchItems.map((it) => failure(it, ResultReason.FeatureNotSupported, 'asynchronous operations are not supported'));

@@ -6,6 +6,7 @@ import { Operation, ResultReason } from '@keywarden/kmip';
 import type { Registry } from 'prom-client';
 import type { LifecycleBackend } from './backend';
 import { Connection, ConnectionLimits } from './connection';
+import { passwordCheck } from './credentials';
 import { Dispatcher, Identity } from './dispatch';
 import { GatewayMetrics, createGatewayMetrics } from './metrics';
 
@@ -155,11 +156,29 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const connections = new Set<Connection>();
   const byFingerprint = new Map<string, Set<Connection>>();
 
+  /**
+   * The password setting (IdentifyResponse.passwordEpoch) under which each
+   * fingerprint's open connections were identified, MIXED once they differ:
+   * after the revocation stream was down, connections whose setting changed
+   * meanwhile are closed, as a revocation would have closed them.
+   */
+  const epochs = new Map<string, string>();
+  const MIXED = '*';
+  const noteEpoch = (fp: string, epoch: string) => {
+    if (!byFingerprint.has(fp)) return;
+    const seen = epochs.get(fp);
+    if (seen === undefined) epochs.set(fp, epoch);
+    else if (seen !== epoch) epochs.set(fp, MIXED);
+  };
+
   const identify = async (fp: string | undefined): Promise<Identity> => {
     if (!fp) return { ok: false, reason: ResultReason.PermissionDenied, message: 'no client certificate presented' };
     try {
-      await o.backend.identify({ caller: { certFingerprint: fp } });
-      return { ok: true, caller: { certFingerprint: fp } };
+      const r = await o.backend.identify({ caller: { certFingerprint: fp } });
+      noteEpoch(fp, r.passwordEpoch ?? '');
+      // One check per identified connection: it keeps what that connection's password was verified as.
+      const credential = r.passwordRequired ? passwordCheck({ fingerprint: fp, backend: o.backend, log }) : undefined;
+      return { ok: true, caller: { certFingerprint: fp }, ...(credential ? { credential } : {}) };
     } catch (e) {
       if (isGrpcError(e) && (e.code === grpc.status.PERMISSION_DENIED || e.code === grpc.status.NOT_FOUND || e.code === grpc.status.UNAUTHENTICATED)) {
         log.warn({ fingerprint: fp }, 'refused an unregistered client certificate');
@@ -246,7 +265,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       if (fp) {
         const set = byFingerprint.get(fp);
         set?.delete(conn);
-        if (set && set.size === 0) byFingerprint.delete(fp);
+        if (set && set.size === 0) {
+          byFingerprint.delete(fp);
+          epochs.delete(fp);
+        }
       }
       metrics.connections.dec();
       metrics.closed.inc({ cause });
@@ -260,8 +282,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     metrics.connections.inc();
   });
 
-  // A removed certificate loses its open connections at once. After the
-  // revocation stream was broken, every open connection is identified again.
+  // A removed certificate, or one whose password was set or cleared, loses its
+  // open connections at once. After the revocation stream was broken, every
+  // open connection is identified again.
   const stopWatching = o.backend.watchAccessRevocations((fp) => {
     const set = byFingerprint.get(fp);
     if (!set) return;
@@ -269,9 +292,18 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     for (const c of set) c.destroy('revoked');
   }, () => {
     for (const [fp, set] of byFingerprint) {
+      const before = epochs.get(fp);
       identify(fp).then((id) => {
-        if (id.ok || id.reason !== ResultReason.PermissionDenied) return;
-        log.info({ fingerprint: fp, connections: set.size }, 'access ended while the revocation stream was down: closing connections');
+        if (id.ok) {
+          // Identified before under another password setting (or under several): the change was missed.
+          const now = epochs.get(fp);
+          if (before === undefined || (before !== MIXED && now === before)) return;
+          log.info({ fingerprint: fp, connections: set.size }, 'password set or cleared while the revocation stream was down: closing connections');
+        } else if (id.reason === ResultReason.PermissionDenied) {
+          log.info({ fingerprint: fp, connections: set.size }, 'access ended while the revocation stream was down: closing connections');
+        } else {
+          return;
+        }
         for (const c of set) c.destroy('revoked');
       }, () => undefined);
     }

@@ -55,7 +55,11 @@ interface Options extends StreamSettings {
 }
 
 /** Reads: safe to send again when a stream fails with them in flight. */
-const READS = new Set<LifecycleCall>(['identify', 'get', 'locate', 'check', 'getAttributes', 'getAttributeList']);
+const READS = new Set<LifecycleCall>([
+  'identify', 'get', 'locate', 'check', 'getAttributes', 'getAttributeList',
+  // Cryptographic operations change nothing stored.
+  'encrypt', 'decrypt', 'sign', 'signatureVerify', 'mac', 'macVerify', 'rngRetrieve',
+]);
 /** How often a read is sent at most (a first time and two more after failed streams). */
 const MAX_SENDS = 3;
 /** While no stream can be opened, a new attempt at most this often without a request waiting. */
@@ -98,7 +102,7 @@ interface Replica {
   load: number;
   /** When it was last sent a request (a sequence number): among equally loaded replicas the one waiting longest goes first. */
   lastSent: number;
-  /** A request timed out there and nothing was answered since: it gets requests only when no other replica can. */
+  /** A request timed out there or one of its streams failed, and nothing was answered since: it gets requests only when no other replica can. */
   quiet: boolean;
 }
 
@@ -456,6 +460,9 @@ export function streamLifecycleBackend(client: lifecycleV1.KeyLifecycleClient, o
       openFailure = status;
       openFailedAt = Date.now();
     }
+    // A stream that failed says its replica may be gone (its other streams share the connection): the
+    // reads sent again go to another replica first, until this one answers something.
+    if (status.code !== grpc.status.OK) s.replica.quiet = true;
     if (orphans.length > 0 && status.code !== grpc.status.OK && !closed) {
       o.log?.warn({ peer: s.peer, grpcCode: grpc.status[status.code], details: status.details, inFlight: orphans.length }, 'a stream to key-lifecycle failed with requests in flight');
     }

@@ -9,6 +9,7 @@ import type { LifecycleBackend, LifecycleCall } from './backend';
 export const LIFECYCLE_CALLS = [
   'identify', 'create', 'register', 'get', 'locate', 'activate', 'revoke', 'destroy', 'check',
   'getAttributes', 'getAttributeList', 'addAttribute', 'modifyAttribute', 'deleteAttribute',
+  'createKeyPair', 'deriveKey', 'encrypt', 'decrypt', 'sign', 'signatureVerify', 'mac', 'macVerify', 'rngRetrieve',
 ] as const satisfies readonly LifecycleCall[];
 
 /** The request methods of a backend making unary calls on `channel`, `deadlineMs` each. */

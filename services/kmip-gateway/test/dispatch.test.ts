@@ -110,7 +110,7 @@ describe('a batch', () => {
   test('Undo is refused, before anything runs, for a batch holding an operation that cannot be undone', async () => {
     const r = await send(batch([createItem(), { operation: Operation.Activate, payload: { uniqueIdentifier: 'x' } }], BatchErrorContinuationOption.Undo));
     expect(outcome(r)).toEqual([[1, ResultStatus.OperationFailed, ResultReason.FeatureNotSupported], [2, ResultStatus.OperationFailed, ResultReason.FeatureNotSupported]]);
-    expect(r.batchItems[0].resultMessage).toBe('Batch Error Continuation Option Undo is supported only for batches of Create, Register, Add Attribute and read-only operations');
+    expect(r.batchItems[0].resultMessage).toBe('Batch Error Continuation Option Undo is supported only for batches of Create, Register, Add Attribute, Create Key Pair, Derive Key and read-only operations');
     expect(backend.journal).toEqual([]);
   });
 });

@@ -183,8 +183,8 @@ describe('batches, versions and limits', () => {
     try {
       const versions = [{ major: 1, minor: 0 }, { major: 1, minor: 1 }, { major: 1, minor: 2 }, { major: 1, minor: 4 }, { major: 2, minor: 0 }, { major: 2, minor: 1 }];
       for (const v of versions) {
-        const ops: Array<[number, string]> = [[Operation.CreateKeyPair, 'Create Key Pair'], [Operation.ReKey, 'Re-key']];
-        if (v.major > 1 || v.minor >= 2) ops.push([Operation.Encrypt, 'Encrypt']);
+        const ops: Array<[number, string]> = [[Operation.Certify, 'Certify'], [Operation.ReKey, 'Re-key']];
+        if (v.major > 1 || v.minor >= 2) ops.push([Operation.Hash, 'Hash']);
         for (const [operation, name] of ops) {
           const r = await one(c, request([{ operation, payload: {} }], v));
           expect({ v, reason: r.resultReason, message: r.resultMessage }).toEqual({ v, reason: ResultReason.OperationNotSupported, message: `${name} is not supported` });
@@ -216,7 +216,9 @@ describe('batches, versions and limits', () => {
       const ops: number[] = r.batchItems[0].payload.operations;
       expect(ops).toContain(Operation.Get);
       expect(ops.includes(Operation.DiscoverVersions)).toBe(v.major > 1 || v.minor >= 1);
-      expect(r.batchItems[0].payload.objectTypes).toEqual([ObjectType.SymmetricKey, ObjectType.SecretData]);
+      expect(r.batchItems[0].payload.objectTypes).toEqual([
+        ObjectType.Certificate, ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey, ObjectType.SecretData, ObjectType.OpaqueObject,
+      ]);
     }
     const locate = await c.send(request([{ operation: Operation.Locate, payload: { attributes: [attr.enumeration('Object Type', ObjectType.SymmetricKey)], maximumItems: 1 } }], { major: 1, minor: 4 }));
     expect(locate.batchItems[0].payload.locatedItems).toBeGreaterThanOrEqual(1);

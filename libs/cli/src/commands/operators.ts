@@ -11,7 +11,7 @@ import { operatorView } from '../views';
 const ROLES: Record<string, adminV1.OperatorRole> = { admin: adminV1.OperatorRole.OPERATOR_ROLE_ADMIN, viewer: adminV1.OperatorRole.OPERATOR_ROLE_VIEWER };
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
-interface PasswordOptions { passwordEnv?: string; passwordStdin?: boolean }
+export interface PasswordOptions { passwordEnv?: string; passwordStdin?: boolean }
 
 function checkName(name: string): void {
   if (!NAME.test(name)) throw new CliError(`"${name}" is not an operator name: 1 to 64 letters, digits, ".", "_" or "-"`, 2);
@@ -55,7 +55,7 @@ function promptHidden(question: string): Promise<string> {
 }
 
 /** The new password: from an environment variable, standard input, or typed twice at the terminal. */
-async function newPassword(o: PasswordOptions): Promise<string> {
+export async function newPassword(o: PasswordOptions): Promise<string> {
   if (o.passwordEnv && o.passwordStdin) throw new CliError('give only one of --password-env and --password-stdin', 2);
   let password: string;
   if (o.passwordEnv) {

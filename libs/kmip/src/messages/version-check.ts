@@ -43,6 +43,9 @@ function enumDefined(enumName: string, value: number, key: KmipVersion, bit: num
   return ((values.get(value) ?? 0) & bit) !== 0;
 }
 
+/** Enumeration values from here on are extensions (KMIP 1.4 §9.1.1.1, KMIP 2.1 §11: 8XXXXXXX). */
+const EXTENSION_VALUES = 0x80000000;
+
 function label(tag: number): string {
   return TAG_INFO.get(tag)?.specName ?? `0x${tag.toString(16)}`;
 }
@@ -66,7 +69,8 @@ export function versionViolations(tree: TtlvNode, v: ProtocolVersion): VersionVi
     }
     if (n.type === ItemType.Enumeration) {
       const en = enumName ?? TAG_INFO.get(n.tag)?.enumName;
-      if (en && !enumDefined(en, n.value, key, bit)) report(n, `${en} value 0x${n.value.toString(16)} is not defined in KMIP ${key}`);
+      // 8XXXXXXX values are extensions every version allows (KMIP 1.4 §9.1.1.1; an Opaque Data Type, a Secret Data Type).
+      if (en && n.value < EXTENSION_VALUES && !enumDefined(en, n.value, key, bit)) report(n, `${en} value 0x${n.value.toString(16)} is not defined in KMIP ${key}`);
       return;
     }
     if (n.type !== ItemType.Structure) return;

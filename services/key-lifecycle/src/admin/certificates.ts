@@ -2,6 +2,7 @@ import { X509Certificate } from 'crypto';
 import { certFingerprint, normalizeFingerprint, peerFromCertificate } from '@keywarden/common';
 import type { adminV1 } from '@keywarden/proto';
 import type { Core } from '../core';
+import { checkPasswordHash } from '../client-passwords';
 import { adminError } from '../errors';
 import type { CertificateRecord } from '../store/store';
 import { requireTenant } from './tenants';
@@ -98,15 +99,21 @@ export function certificateOut(c: CertificateRecord, warnings: string[] = []): a
   return {
     fingerprint: c.fingerprint, tenantId: c.tenant, subject: c.subject, issuer: c.issuer,
     notBefore: c.notBefore, notAfter: c.notAfter, addedAt: c.addedAt, clientAuth: c.clientAuth, warnings,
+    passwordSet: !!c.passwordHash,
   };
 }
 
 export async function addCertificate(core: Core, req: adminV1.AddCertificateRequest): Promise<adminV1.Certificate> {
   const t = await requireTenant(core, req.tenantId);
   const { warnings, ...p } = parseClientCertificate(req.pem);
-  const rec: CertificateRecord = { ...p, tenant: t.id, addedAt: new Date().toISOString() };
+  const passwordHash = req.passwordHash ? checkPasswordHash(req.passwordHash) : undefined;
+  const rec: CertificateRecord = { ...p, tenant: t.id, addedAt: new Date().toISOString(), ...(passwordHash ? { passwordHash } : {}) };
   const r = await core.store.addCertificate(rec);
-  if (r === 'SAME') return certificateOut((await core.store.getCertificate(p.fingerprint)) ?? rec, warnings);
+  if (r === 'SAME') {
+    // A password is set on purpose, and ends the certificate's connections: not as a side effect of a repeated add.
+    if (passwordHash) throw adminError.exists('this certificate is already registered to this tenant; set its password with SetCertificatePassword (keywarden cert set-password)');
+    return certificateOut((await core.store.getCertificate(p.fingerprint)) ?? rec, warnings);
+  }
   if (r.startsWith('OWNED:')) throw adminError.exists(`this certificate is already registered to tenant "${r.slice(6)}"; a certificate belongs to one tenant`);
   if (r === 'NOTENANT') throw adminError.notFound(`no tenant "${t.id}"`);
   return certificateOut(rec, warnings);
@@ -124,13 +131,33 @@ export async function listCertificates(core: Core, req: adminV1.ListCertificates
   return { certificates };
 }
 
-export async function removeCertificate(core: Core, req: adminV1.RemoveCertificateRequest): Promise<adminV1.RemoveCertificateResponse> {
-  let fp: string;
+function fingerprintOf(s: string): string {
   try {
-    fp = normalizeFingerprint(req.fingerprint);
+    return normalizeFingerprint(s);
   } catch (e) {
     throw adminError.invalid((e as Error).message);
   }
+}
+
+export async function removeCertificate(core: Core, req: adminV1.RemoveCertificateRequest): Promise<adminV1.RemoveCertificateResponse> {
+  const fp = fingerprintOf(req.fingerprint);
   if (!(await core.store.removeCertificate(fp, 'certificate removed'))) throw adminError.notFound(`no certificate with fingerprint ${fp}`);
   return {};
+}
+
+/**
+ * Sets or clears the certificate's password. Its open KMIP connections end at
+ * once (a revocation, as for a removal): each reconnects and is checked
+ * against the new setting, and the gateways forget the passwords they had
+ * verified for it.
+ */
+export async function setCertificatePassword(core: Core, req: adminV1.SetCertificatePasswordRequest): Promise<adminV1.Certificate> {
+  const fp = fingerprintOf(req.fingerprint);
+  if (!!req.passwordHash === req.clear) throw adminError.invalid('give either a password hash or clear, not both or neither');
+  const hash = req.clear ? undefined : checkPasswordHash(req.passwordHash);
+  const reason = hash ? 'certificate password set' : 'certificate password cleared';
+  if (!(await core.store.setCertificatePassword(fp, hash, reason))) throw adminError.notFound(`no certificate with fingerprint ${fp}`);
+  const c = await core.store.getCertificate(fp);
+  if (!c) throw adminError.notFound(`no certificate with fingerprint ${fp}`);
+  return certificateOut(c);
 }

@@ -2,7 +2,6 @@ import { grpc } from '@keywarden/common';
 import { adminV1, wrappingV1 } from '@keywarden/proto';
 import type { Core } from '../core';
 import { adminError } from '../errors';
-import { keys } from '../store/keys';
 import type { TenantRecord } from '../store/store';
 import { providerOf } from '../wrapping';
 import { adminWrappingError } from './errors';
@@ -13,7 +12,7 @@ export const rootKeyStateName = (s: wrappingV1.RootKeyState): string => wrapping
 async function keysOnOlderVersions(core: Core, t: TenantRecord, current: string): Promise<bigint> {
   const [total, onCurrent] = await Promise.all([
     core.store.objectCount(t.id),
-    core.store.redis.scard(keys.index(t.id, 'crkv', encodeURIComponent(current))),
+    core.store.indexCount(t.id, 'crkv', encodeURIComponent(current)),
   ]);
   return BigInt(Math.max(0, total - onCurrent));
 }

@@ -2,6 +2,7 @@ import { grpc } from '@keywarden/common';
 import { adminV1, wrappingV1 } from '@keywarden/proto';
 import type { Core } from '../core';
 import { adminError } from '../errors';
+import { checkQuotaValue, Quota, QuotaName } from '../model/quota';
 import type { TenantRecord } from '../store/store';
 import { providerOf } from '../wrapping';
 import { adminWrappingError } from './errors';
@@ -20,8 +21,31 @@ const CREDENTIAL_BOUND: ReadonlyArray<[keyof TenantRecord, string]> = [
   ['kind', 'provider.kind'], ['endpoint', 'provider.endpoint'], ['iamEndpoint', 'provider.iam_endpoint'], ['instanceId', 'provider.instance_id'],
 ];
 
+/** Quota names as the Admin API spells them. */
+const QUOTA_API: ReadonlyArray<[QuotaName, string]> = [
+  ['objects', 'objects'], ['attributeBytes', 'attribute_bytes'], ['objectCustomBytes', 'object_custom_attribute_bytes'],
+];
+
+/** The limits a request gives (0 = not given), checked: a whole number from 1 to the limit's maximum. */
+function quotaOf(q: adminV1.TenantQuota | undefined): Partial<Quota> {
+  const out: Partial<Quota> = {};
+  if (!q) return out;
+  const given: Record<QuotaName, number> = { objects: Number(q.objects), attributeBytes: Number(q.attributeBytes), objectCustomBytes: Number(q.objectCustomAttributeBytes) };
+  for (const [name, api] of QUOTA_API) {
+    if (given[name] === 0) continue;
+    try {
+      out[name] = checkQuotaValue(name, given[name], `quota.${api}`);
+    } catch (e) {
+      throw adminError.invalid((e as Error).message);
+    }
+  }
+  return out;
+}
+
 export async function tenantOut(core: Core, t: TenantRecord): Promise<adminV1.Tenant> {
-  const [keys, certs] = await Promise.all([core.store.objectCount(t.id), core.store.certificateCount(t.id)]);
+  const [usage, certs] = await Promise.all([core.store.usage(t.id), core.store.certificateCount(t.id)]);
+  const keys = usage.objects + usage.destroyedObjects;
+  const q = core.store.quotaOf(t);
   return {
     id: t.id,
     name: t.name,
@@ -30,6 +54,9 @@ export async function tenantOut(core: Core, t: TenantRecord): Promise<adminV1.Te
     createdAt: t.createdAt,
     keyCount: BigInt(keys),
     certificateCount: certs,
+    quota: { objects: BigInt(q.objects), attributeBytes: BigInt(q.attributeBytes), objectCustomAttributeBytes: BigInt(q.objectCustomBytes) },
+    usage: { objects: BigInt(usage.objects), attributeBytes: BigInt(usage.attributeBytes), destroyedObjects: BigInt(usage.destroyedObjects) },
+    quotaDefaults: QUOTA_API.filter(([name]) => t.quota?.[name] === undefined).map(([, api]) => api),
   };
 }
 
@@ -113,6 +140,7 @@ export async function createTenant(core: Core, req: adminV1.CreateTenantRequest)
   if (!p) throw adminError.invalid('provider is required');
   checkProvider(p);
   if (req.createRootKey === !!p.crkId) throw adminError.invalid('give either provider.crk_id or create_root_key, not both or neither');
+  const quota = quotaOf(req.quota);
   if (await core.store.getTenant(req.id)) throw adminError.exists(`tenant "${req.id}" already exists`);
   const cred = await credentialOf(core, req.credential, req.credentialRef);
   if (!cred) throw adminError.invalid('a credential (API key or PIN) or a credential_ref is required');
@@ -120,6 +148,7 @@ export async function createTenant(core: Core, req: adminV1.CreateTenantRequest)
   const t: TenantRecord = {
     id: req.id, name: req.name || req.id, kind: p.kind, endpoint: p.endpoint, iamEndpoint: p.iamEndpoint,
     instanceId: p.instanceId, crkId: p.crkId, ...cred, createdAt: new Date().toISOString(), status: 'active', shreddedAt: '',
+    ...(Object.keys(quota).length ? { quota } : {}),
   };
   if (req.createRootKey) {
     try {
@@ -151,6 +180,14 @@ export async function updateTenant(core: Core, req: adminV1.UpdateTenantRequest)
   const t = await requireTenant(core, req.tenantId);
   const next: TenantRecord = { ...t };
   if (req.name) next.name = req.name;
+  // Limits: checked before anything changes, applied with the other fields.
+  const quota: Partial<Record<QuotaName, number | null>> = quotaOf(req.quota);
+  for (const r of req.resetQuota) {
+    const name = QUOTA_API.find(([, api]) => api === r)?.[0];
+    if (!name) throw adminError.invalid(`reset_quota: "${r}" is not a quota (${QUOTA_API.map(([, api]) => api).join(', ')})`);
+    if (quota[name] !== undefined) throw adminError.invalid(`quota.${r} is both given and reset`);
+    quota[name] = null;
+  }
   const p = req.provider;
   if (p) {
     if (p.kind) next.kind = p.kind;
@@ -173,10 +210,11 @@ export async function updateTenant(core: Core, req: adminV1.UpdateTenantRequest)
   if (cred) Object.assign(next, cred);
   const providerChanged = ['kind', 'endpoint', 'iamEndpoint', 'instanceId', 'crkId', 'credentialRef'].some((k) => next[k as keyof TenantRecord] !== t[k as keyof TenantRecord]);
   if (providerChanged && !t.shreddedAt) await checkRootKeyUsable(core, next);
-  const { id: _id, status: _status, createdAt: _created, shreddedAt: _shred, ...fields } = next;
+  const { id: _id, status: _status, createdAt: _created, shreddedAt: _shred, quota: _quota, ...fields } = next;
   await core.store.updateTenant(t.id, fields);
+  await core.store.setTenantQuota(t.id, quota);
   await core.invalidate(t.id);
-  return tenantOut(core, next);
+  return tenantOut(core, (await core.store.getTenant(t.id)) ?? next);
 }
 
 /**

@@ -40,6 +40,7 @@ export interface AttributeDef {
 }
 
 const SYMMETRIC: ReadonlySet<number> = new Set([ObjectType.SymmetricKey, ObjectType.SplitKey]);
+const CERTIFICATES: ReadonlySet<number> = new Set([ObjectType.Certificate]);
 
 const one = (v: StoredValue | undefined): AttributeInstance[] => (v === undefined ? [] : [{ i: 0, v }]);
 const optDate = (s: number | undefined) => (s === undefined ? undefined : date(s));
@@ -193,6 +194,9 @@ const DEFS: AttributeDef[] = [
     [Tag.AlternativeNameValue, 'text', 'Alternative Name Value'], [Tag.AlternativeNameType, 'enum', 'Alternative Name Type'],
   ]), 'struct'),
   readOnly('Original Creation Date', (r) => optDate(r.originalCreationDate)),
+  // A certificate's, from its value (KMIP 1.4 §3.8, §3.9).
+  readOnly('Certificate Type', (r) => (r.certificateType === undefined ? undefined : enumeration(r.certificateType)), CERTIFICATES),
+  readOnly('Certificate Length', (r) => (r.objectType === ObjectType.Certificate && r.publicMaterial ? integer(Buffer.byteLength(r.publicMaterial, 'base64')) : undefined), CERTIFICATES),
 ];
 
 const BY_NAME = new Map(DEFS.map((d) => [d.name, d]));

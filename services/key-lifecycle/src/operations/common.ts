@@ -5,6 +5,7 @@ import { invalidField } from '../errors';
 import { applyTemplateAttribute } from '../model/attributes';
 import type { AttributeInstance, KeyRecord } from '../model/record';
 import { fromProto, toProto } from '../model/values';
+import { checkNewObject } from './quota';
 import type { TenantRecord } from '../store/store';
 import { wrappingFailure } from '../wrapping';
 
@@ -71,6 +72,7 @@ export function checkSymmetric(r: KeyRecord): void {
 /** Seals the key through crk-wrapping, then stores the record durably (Create, Register). */
 export async function sealAndStore(core: Core, t: TenantRecord, rec: KeyRecord, action: string, seal: () => Promise<wrappingV1.SealResponse>): Promise<void> {
   core.assertNotShredded(t);
+  await checkNewObject(core.store, t, rec);
   let sealed;
   try {
     sealed = await seal();

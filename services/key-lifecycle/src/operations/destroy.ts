@@ -1,6 +1,7 @@
 // KMIP 1.4 §4.21 Destroy (errors: §11.22). The record stays (state
 // Destroyed, attributes kept for audit); the sealed object in the provider
-// is removed, or retried by the sweeper when the provider is unreachable.
+// is removed, or retried by the sweeper when the provider is unreachable;
+// public material kept in the record is removed with the same write.
 import type { lifecycleV1 } from '@keywarden/proto';
 import type { Core, OpContext } from '../core';
 import type { KeyRecord } from '../model/record';
@@ -25,6 +26,8 @@ export async function destroyObject(core: Core, tenant: TenantRecord, uid: strin
   const { rec } = await core.mutate(tenant.id, uid, obj, (r, now) => {
     destroyRecord(r, now);
     if (r.sealedRef) r.sealedDestroyPending = true;
+    // A public key's or certificate's material goes with the Destroy too; the attributes stay.
+    delete r.publicMaterial;
   });
   await core.invalidate(tenant.id, uid);
   if (rec.sealedRef) await core.finishDestroy(tenant, uid, rec.sealedRef);

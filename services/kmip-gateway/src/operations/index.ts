@@ -6,6 +6,10 @@ import { addAttribute } from './add-attribute';
 import { check } from './check';
 import { GatewayOperation } from './context';
 import { create } from './create';
+import { createKeyPair } from './create-key-pair';
+import { decrypt } from './decrypt';
+import { deriveKey } from './derive-key';
+import { encrypt } from './encrypt';
 import { deleteAttribute } from './delete-attribute';
 import { destroy } from './destroy';
 import { discoverVersions } from './discover-versions';
@@ -13,10 +17,15 @@ import { get } from './get';
 import { getAttributeList } from './get-attribute-list';
 import { getAttributes } from './get-attributes';
 import { locate } from './locate';
+import { mac } from './mac';
+import { macVerify } from './mac-verify';
 import { modifyAttribute } from './modify-attribute';
 import { queryOperation } from './query';
 import { register } from './register';
 import { revoke } from './revoke';
+import { rngRetrieve } from './rng-retrieve';
+import { sign } from './sign';
+import { signatureVerify } from './signature-verify';
 
 export * from './context';
 
@@ -38,6 +47,7 @@ export function operationTable(operations: GatewayOperation[]): ReadonlyMap<numb
 const served = [
   discoverVersions, create, register, get, locate, activate, revoke, destroy, check,
   getAttributes, getAttributeList, addAttribute, modifyAttribute, deleteAttribute,
+  createKeyPair, deriveKey, encrypt, decrypt, sign, signatureVerify, mac, macVerify, rngRetrieve,
 ];
 
 /** Every operation the gateway serves, Query included. */

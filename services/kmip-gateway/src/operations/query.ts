@@ -5,6 +5,11 @@ import { defineOperation, GatewayOperation } from './context';
 
 export const SERVER_VENDOR = 'keywarden';
 
+/** The object types keywarden stores (docs/kmip-gateway.md), every one defined since KMIP 1.0. */
+export const OBJECT_TYPES = [
+  ObjectType.Certificate, ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey, ObjectType.SecretData, ObjectType.OpaqueObject,
+];
+
 /** Query, answering with `supportedOperations` (the operation table, Query included). */
 export function queryOperation(supportedOperations: () => number[]): GatewayOperation {
   return defineOperation({
@@ -18,7 +23,7 @@ export function queryOperation(supportedOperations: () => number[]): GatewayOper
         res.operations = supportedOperations().filter((op) => enumValueDefinedIn('Operation', op, v));
       }
       if (fns.has(QueryFunction.QueryObjects)) {
-        res.objectTypes = [ObjectType.SymmetricKey, ObjectType.SecretData];
+        res.objectTypes = OBJECT_TYPES;
       }
       if (fns.has(QueryFunction.QueryServerInformation)) {
         res.vendorIdentification = SERVER_VENDOR;

@@ -1,7 +1,9 @@
 // Get — KMIP 1.4 §4.11; KMIP 2.1 §6.1.22.
-import { ItemType, TtlvNode } from '../../ttlv/types';
+import { ItemType } from '../../ttlv/types';
 import { Operation, Tag } from '../../generated';
-import { ManagedObject, decodeManagedObject, encodeManagedObject } from '../objects';
+import {
+  KeyWrappingSpecification, ManagedObject, decodeKeyWrappingSpecification, decodeManagedObject, encodeKeyWrappingSpecification, encodeManagedObject,
+} from '../objects';
 import { StructBuilder } from '../struct';
 import { OperationCodec } from './codec';
 import { optUid, reqUid } from './common';
@@ -11,8 +13,8 @@ export interface GetRequest {
   keyFormatType?: number;
   keyWrapType?: number;
   keyCompressionType?: number;
-  /** Kept as given; keywarden answers Feature Not Supported when present. */
-  keyWrappingSpecification?: TtlvNode;
+  /** The key returned wrapped by another key (KMIP 1.4 §2.1.6). */
+  keyWrappingSpecification?: KeyWrappingSpecification;
 }
 
 export interface GetResponse {
@@ -23,19 +25,22 @@ export interface GetResponse {
 
 export const get: OperationCodec<GetRequest, GetResponse> = {
   operation: Operation.Get,
-  decodeRequest: (r) => ({
-    uniqueIdentifier: optUid(r),
-    keyFormatType: r.opt(Tag.KeyFormatType, ItemType.Enumeration),
-    keyWrapType: r.opt(Tag.KeyWrapType, ItemType.Enumeration),
-    keyCompressionType: r.opt(Tag.KeyCompressionType, ItemType.Enumeration),
-    keyWrappingSpecification: r.node_(Tag.KeyWrappingSpecification),
-  }),
+  decodeRequest: (r) => {
+    const spec = r.node_(Tag.KeyWrappingSpecification);
+    return {
+      uniqueIdentifier: optUid(r),
+      keyFormatType: r.opt(Tag.KeyFormatType, ItemType.Enumeration),
+      keyWrapType: r.opt(Tag.KeyWrapType, ItemType.Enumeration),
+      keyCompressionType: r.opt(Tag.KeyCompressionType, ItemType.Enumeration),
+      keyWrappingSpecification: spec && decodeKeyWrappingSpecification(spec),
+    };
+  },
   encodeRequest: (p) => new StructBuilder()
     .text(Tag.UniqueIdentifier, p.uniqueIdentifier)
     .enumeration(Tag.KeyFormatType, p.keyFormatType)
     .enumeration(Tag.KeyWrapType, p.keyWrapType)
     .enumeration(Tag.KeyCompressionType, p.keyCompressionType)
-    .add(p.keyWrappingSpecification)
+    .add(p.keyWrappingSpecification && encodeKeyWrappingSpecification(p.keyWrappingSpecification))
     .items,
   decodeResponse: (r) => {
     const objectType = r.req(Tag.ObjectType, ItemType.Enumeration);
