@@ -112,6 +112,9 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<TestRedi
     '--appendfsync', 'always',
     '--daemonize', 'no',
     '--logfile', logFile,
+    // Small hashes kept compact, as deploy/k8s/base/redis.yaml does (docs/deployment.md, "Sizing Redis").
+    '--hash-max-listpack-entries', '512',
+    '--hash-max-listpack-value', '1024',
     ...(opts.args ?? []),
   ];
   let extra: string[] = [];
