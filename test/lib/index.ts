@@ -2,3 +2,4 @@ export * from './redis';
 export * from './sentinel';
 export * from './kmip-client';
 export * from './stack';
+export * from './cluster';

@@ -7,7 +7,7 @@ import forge from 'node-forge';
 import { SPIFFE_PREFIX } from './peer';
 
 /** Common names of the internal identities (compared case-insensitively). */
-export const INTERNAL_ROLE_NAMES: readonly string[] = ['admin', 'operator', 'kmip-gateway', 'key-lifecycle', 'crk-wrapping', 'keyprotect-emulator'];
+export const INTERNAL_ROLE_NAMES: readonly string[] = ['admin', 'operator', 'console', 'admin-console', 'kmip-gateway', 'key-lifecycle', 'crk-wrapping', 'keyprotect-emulator'];
 
 /** Any name starting with this (any case) is keywarden's: `spiffe://keywarden`, `spiffe://keywarden/…`. */
 const SPIFFE_ROOT = SPIFFE_PREFIX.replace(/\/+$/, '');

@@ -115,7 +115,7 @@ export function adminService(core: Core, jobs: RewrapJobs, secure: boolean): adm
     updateTenant: h('UpdateTenant', async (req: adminV1.UpdateTenantRequest, c) => {
       const before = await core.store.getTenant(req.tenantId);
       const prev = before ? await tenantOut(core, before) : undefined;
-      const t = await updateTenant(core, req);
+      const t = await updateTenant(core, req, c);
       c.detail = { ...c.detail, ...providerChanges(prev, t, req) };
       return t;
     }),

@@ -124,8 +124,11 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
   if (!target) throw new Error('startKeyLifecycle: give `redis` (a URL or Sentinels) or `redisUrl`');
   const waitReplicas = opts.durability?.waitReplicas ?? 0;
   const quota = checkQuota(opts.quotas);
-  const open = (purpose: string, extra: { enableAutoPipelining?: boolean } = {}): Redis => {
-    const c: RedisClient = isClusterTarget(target) ? createClusterConnection(target, purpose, extra) : createRedisConnection(target, purpose, extra);
+  const open = (purpose: string, extra: { enableAutoPipelining?: boolean; commandTimeoutMs?: number } = {}): Redis => {
+    const { commandTimeoutMs, ...redisExtra } = extra;
+    const c: RedisClient = isClusterTarget(target)
+      ? createClusterConnection(target, purpose, { ...redisExtra, ...(commandTimeoutMs !== undefined ? { commandTimeoutMs } : {}) })
+      : createRedisConnection(target, purpose, redisExtra);
     c.on('error', (err: Error) => log.warn({ err: err.message, connection: purpose }, 'redis connection error'));
     // The Cluster client has every method used on a connection here (status, ping, commands, events).
     return c as Redis;
@@ -139,7 +142,8 @@ export async function startKeyLifecycle(opts: KeyLifecycleOptions): Promise<KeyL
     await connectRedis(redis, CONNECT_TIMEOUT_MS);
     await checkDurability(redis, log);
     // WAIT counts the writes of its own connection: object writes get one.
-    const writer = waitReplicas > 0 ? open('writer') : redis;
+    // On Redis Cluster its commands may wait for WAIT (waitTimeoutMs) before theirs is read: a longer command timeout.
+    const writer = waitReplicas > 0 ? open('writer', { commandTimeoutMs: 2 * (opts.durability?.waitTimeoutMs ?? 1000) + 3_000 }) : redis;
     if (writer !== redis) {
       connections.push(writer);
       await connectRedis(writer, CONNECT_TIMEOUT_MS);

@@ -195,3 +195,35 @@ test('scrypt runs a few at a time; a bounded number wait, and beyond that checks
   expect(gate.most).toBe(1);
   expect(gate.runs).toBe(3);
 });
+
+test('a password set while its certificate is removed, or moved to another tenant, leaves no orphan record (one script)', async () => {
+  // The race is between the store's read of the certificate and its write: a Store on the same Redis, whose
+  // read is followed (once) by a real removal through the Admin API, as another operator's would be.
+  const { Store } = await import('../src/store/store');
+  const { createLogger } = await import('@keywarden/common');
+  const store = new Store(redis, createLogger('test'));
+  const t = await s.addTenant();
+  const u = await s.addTenant();
+  const fp = t.caller.certFingerprint;
+  const read = store.getCertificate.bind(store);
+  const removedAfterRead = (then?: () => Promise<unknown>) => jest.spyOn(store, 'getCertificate').mockImplementationOnce(async (f) => {
+    const c = await read(f);
+    await s.adm('removeCertificate', { fingerprint: f });
+    await then?.();
+    return c;
+  });
+
+  removedAfterRead();
+  expect(await store.setCertificatePassword(fp, hashA, 'certificate password set')).toBe(false);
+  expect(await redis.exists(`kw:cert:${fp}`)).toBe(0);
+  expect((await failure(identify(t))).code).toBe(grpc.status.PERMISSION_DENIED);
+
+  // Registered again, to the other tenant, between the read and the write: the password lands on the record
+  // as it is now (read again), never on a record that no longer exists.
+  await s.adm('addCertificate', { tenantId: t.id, pem: t.client.cert });
+  removedAfterRead(() => s.adm('addCertificate', { tenantId: u.id, pem: t.client.cert }));
+  expect(await store.setCertificatePassword(fp, hashA, 'certificate password set')).toBe(true);
+  expect(await redis.hgetall(`kw:cert:${fp}`)).toMatchObject({ tenant: u.id, passwordHash: hashA });
+  expect(await identify(t, A)).toMatchObject({ tenantId: u.id });
+  jest.restoreAllMocks();
+});

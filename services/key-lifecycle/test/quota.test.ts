@@ -106,3 +106,20 @@ it('exports usage, quotas and Redis memory as metrics', async () => {
   expect(/^keywarden_lifecycle_redis_used_memory_bytes\{[^}]*node="[^"]+"[^}]*\} [1-9]\d*$/m.test(text)).toBe(true);
   expect(/^keywarden_lifecycle_redis_maxmemory_bytes\{[^}]*node="[^"]+"[^}]*\} \d+$/m.test(text)).toBe(true);
 });
+
+it('says in the audit entry of an UpdateTenant which quotas changed, old -> new, and only those', async () => {
+  const u = await s.addTenant('quota-audit');
+  const last = async () => (await s.adm<adminV1.ListAuditResponse>('listAudit', { tenantId: u.id, op: 'Admin.UpdateTenant', limit: 1 })).entries[0];
+  await s.adm('updateTenant', { tenantId: u.id, quota: { objects: 10, attributeBytes: 1_000_000, objectCustomAttributeBytes: 0 } });
+  expect((await last()).detail.quota).toBe('objects 200000 (default) -> 10; attribute_bytes 67108864 (default) -> 1000000');
+  await s.adm('updateTenant', { tenantId: u.id, quota: { objects: 20, attributeBytes: 1_000_000, objectCustomAttributeBytes: 0 }, resetQuota: ['object_custom_attribute_bytes'] });
+  // attribute_bytes given again with the same value, object_custom_attribute_bytes reset while already the default: unchanged.
+  expect((await last()).detail.quota).toBe('objects 10 -> 20');
+  await s.adm('updateTenant', { tenantId: u.id, resetQuota: ['objects'] });
+  expect((await last()).detail.quota).toBe('objects 20 -> 200000 (default)');
+  // A change of something else: no quota in the entry.
+  await s.adm('updateTenant', { tenantId: u.id, name: 'renamed' });
+  const e = await last();
+  expect(e.result).toBe('ok');
+  expect(e.detail.quota).toBeUndefined();
+});

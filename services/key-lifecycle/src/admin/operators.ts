@@ -7,13 +7,18 @@ import { grpc, hashPassword, parsePasswordHash, ServiceError, verifyPassword } f
 import { adminV1 } from '@keywarden/proto';
 import type { Core } from '../core';
 import { adminError } from '../errors';
-import { PREFIX } from '../store/keys';
+import type { Keyspace } from '../store/keys';
 
-const opKeys = {
-  all: `${PREFIX}operators`,
-  one: (name: string) => `${PREFIX}operator:${name}`,
-  failures: (name: string) => `${PREFIX}operator-failures:${name}`,
-};
+/**
+ * The account keys (store/keys.ts): kw:operators, kw:operator:<name>,
+ * kw:operator-failures:<name> on one primary; on Redis Cluster all tagged
+ * {kw}, so that each transaction below stays in one slot.
+ */
+const opKeysOf = (k: Keyspace) => ({
+  all: k.operators,
+  one: (name: string) => k.operator(name),
+  failures: (name: string) => k.operatorFailures(name),
+});
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 /** The console's own certificate name: no account may take it (the audit would not tell the two apart). */
@@ -52,6 +57,7 @@ function checkHash(hash: string): string {
 }
 
 export async function loadOperator(core: Core, name: string): Promise<OperatorRecord | undefined> {
+  const opKeys = opKeysOf(core.store.k);
   if (!NAME.test(name)) return undefined;
   const h = await core.store.redis.hgetall(opKeys.one(name));
   if (!h.name) return undefined;
@@ -65,6 +71,7 @@ function operatorOut(o: OperatorRecord): adminV1.Operator {
 const newEpoch = () => randomBytes(12).toString('base64url');
 
 export async function addOperator(core: Core, req: adminV1.AddOperatorRequest): Promise<adminV1.Operator> {
+  const opKeys = opKeysOf(core.store.k);
   const name = checkOperatorName(req.name);
   if (name.toLowerCase() === CONSOLE_IDENTITY) throw adminError.invalid(`"${CONSOLE_IDENTITY}" is the console's own identity; choose another name`);
   if (!ROLES.has(req.role)) throw adminError.invalid('role must be ADMIN or VIEWER');
@@ -84,6 +91,7 @@ export async function addOperator(core: Core, req: adminV1.AddOperatorRequest): 
 }
 
 export async function listOperators(core: Core): Promise<adminV1.ListOperatorsResponse> {
+  const opKeys = opKeysOf(core.store.k);
   const names = (await core.store.redis.smembers(opKeys.all)).sort();
   const all = await Promise.all(names.map((n) => loadOperator(core, n)));
   return { operators: all.filter((o): o is OperatorRecord => o !== undefined).map(operatorOut) };
@@ -91,6 +99,7 @@ export async function listOperators(core: Core): Promise<adminV1.ListOperatorsRe
 
 /** Removes an account: its console sessions end at their next call. */
 export async function removeOperator(core: Core, req: adminV1.RemoveOperatorRequest): Promise<adminV1.RemoveOperatorResponse> {
+  const opKeys = opKeysOf(core.store.k);
   const name = checkOperatorName(req.name);
   const [[, n]] = (await core.store.redis.multi().del(opKeys.one(name)).srem(opKeys.all, name).del(opKeys.failures(name)).exec()) as Array<[Error | null, number]>;
   if (n !== 1) throw adminError.notFound(`no operator "${name}"`);
@@ -99,6 +108,7 @@ export async function removeOperator(core: Core, req: adminV1.RemoveOperatorRequ
 
 /** Sets a new password hash and a new epoch: the account's console sessions end; its failed sign-ins are forgiven. */
 export async function setOperatorPassword(core: Core, req: adminV1.SetOperatorPasswordRequest): Promise<adminV1.Operator> {
+  const opKeys = opKeysOf(core.store.k);
   const name = checkOperatorName(req.name);
   const hash = checkHash(req.passwordHash);
   const o = await loadOperator(core, name);
@@ -136,6 +146,7 @@ let decoy: Promise<string> | undefined;
 const wrong = () => new ServiceError(grpc.status.UNAUTHENTICATED, 'wrong operator name or password');
 
 export async function verifyOperatorPassword(core: Core, req: adminV1.VerifyOperatorPasswordRequest): Promise<adminV1.OperatorSession> {
+  const opKeys = opKeysOf(core.store.k);
   if (!NAME.test(req.name)) throw wrong();
   const redis = core.store.redis;
   const failures = Number(await redis.get(opKeys.failures(req.name)) ?? 0);

@@ -1,6 +1,6 @@
 import { grpc } from '@keywarden/common';
 import { adminV1, wrappingV1 } from '@keywarden/proto';
-import type { Core } from '../core';
+import type { Core, OpContext } from '../core';
 import { adminError } from '../errors';
 import { checkQuotaValue, Quota, QuotaName } from '../model/quota';
 import type { TenantRecord } from '../store/store';
@@ -176,7 +176,23 @@ export async function getTenant(core: Core, req: adminV1.GetTenantRequest): Prom
   return tenantOut(core, await requireTenant(core, req.tenantId));
 }
 
-export async function updateTenant(core: Core, req: adminV1.UpdateTenantRequest): Promise<adminV1.Tenant> {
+/**
+ * The audit's account of a quota change: "objects 200000 (default) -> 5;
+ * attribute_bytes 1024 -> 67108864 (default)", only for limits whose value or
+ * origin (own or default) changed.
+ */
+function quotaChanges(core: Core, before: TenantRecord, after: TenantRecord | undefined): string {
+  if (!after) return '';
+  const [qb, qa] = [core.store.quotaOf(before), core.store.quotaOf(after)];
+  const shown = (t: TenantRecord, q: Quota, name: QuotaName) => `${q[name]}${t.quota?.[name] === undefined ? ' (default)' : ''}`;
+  return QUOTA_API.flatMap(([name, api]) => {
+    const [b, a] = [shown(before, qb, name), shown(after, qa, name)];
+    return b === a ? [] : [`${api} ${b} -> ${a}`];
+  }).join('; ');
+}
+
+/** `c`: the operation's audit context, told which quotas changed (old -> new). */
+export async function updateTenant(core: Core, req: adminV1.UpdateTenantRequest, c?: OpContext): Promise<adminV1.Tenant> {
   const t = await requireTenant(core, req.tenantId);
   const next: TenantRecord = { ...t };
   if (req.name) next.name = req.name;
@@ -214,7 +230,10 @@ export async function updateTenant(core: Core, req: adminV1.UpdateTenantRequest)
   await core.store.updateTenant(t.id, fields);
   await core.store.setTenantQuota(t.id, quota);
   await core.invalidate(t.id);
-  return tenantOut(core, (await core.store.getTenant(t.id)) ?? next);
+  const after = await core.store.getTenant(t.id);
+  const quotaChanged = quotaChanges(core, t, after);
+  if (c && quotaChanged) c.detail = { ...c.detail, quota: quotaChanged };
+  return tenantOut(core, after ?? next);
 }
 
 /**

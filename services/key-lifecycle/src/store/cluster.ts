@@ -30,11 +30,27 @@ export function parseClusterNodes(list: string, variable = 'REDIS_CLUSTER_NODES'
   return out;
 }
 
-/** One Cluster client (lazy: call connect()). */
-export function createClusterConnection(target: ClusterTarget, purpose: string, extra: Partial<ClusterOptions> = {}): Cluster {
+/** Longest a command may go unanswered on a Cluster connection before it fails (UNAVAILABLE). */
+export const CLUSTER_COMMAND_TIMEOUT_MS = 5_000;
+
+/**
+ * One Cluster client (lazy: call connect()). `commandTimeoutMs`: a command
+ * unanswered this long fails ("Command timed out": UNAVAILABLE) instead of
+ * holding its caller; the write connection's must exceed the WAIT timeout.
+ */
+export function createClusterConnection(target: ClusterTarget, purpose: string, extra: Partial<ClusterOptions> & { commandTimeoutMs?: number } = {}): Cluster {
+  const { commandTimeoutMs = CLUSTER_COMMAND_TIMEOUT_MS, ...rest } = extra;
   return new Cluster(target.cluster, {
     lazyConnect: true,
-    enableAutoPipelining: true,
+    ...rest,
+    // Never auto-pipelining on Redis Cluster (whatever `extra` asks): ioredis
+    // groups a script call by its first argument, which for the scripts with
+    // a variable key count (WRITE_OBJECT, LOAD_CONTEXT_CLUSTER) is the key
+    // count, not a key, so calls for tenants on different primaries end up in
+    // one pipeline and fail ("All keys in the pipeline should belong to the
+    // same slots allocation group"); and a batch caught by a failover fails
+    // whole. Commands are still sent without waiting for earlier replies.
+    enableAutoPipelining: false,
     // Reads and writes go to primaries: a replica may lag behind an acknowledged write.
     scaleReads: 'master',
     // During a failover a slot has no primary for a few seconds: retry, then fail (UNAVAILABLE), not hang.
@@ -47,9 +63,11 @@ export function createClusterConnection(target: ClusterTarget, purpose: string, 
     redisOptions: {
       connectTimeout: 5_000,
       maxRetriesPerRequest: 2,
+      // Observed on Redis 7.0 (test/cluster.test.ts): a WAIT sent to a just-promoted primary while
+      // the old one rejoins as its replica, and the commands queued behind it, went unanswered.
+      commandTimeout: commandTimeoutMs,
       connectionName: `key-lifecycle:${purpose}`,
       ...(target.password === undefined ? {} : { password: target.password }),
     },
-    ...extra,
   });
 }

@@ -39,6 +39,10 @@ export interface Keyspace {
   /** Destroyed records whose sealed object awaits removal: one set for the region, or one per tenant on Redis Cluster. */
   destroyPending(t: string): string;
   audit: string;
+  /** Console operator accounts (admin/operators.ts): the set of names, one hash per account, failed sign-ins per account (all in one slot on Redis Cluster). */
+  operators: string;
+  operator(name: string): string;
+  operatorFailures(name: string): string;
   /** Layout version of the data (store/migrate.ts) and the lock of its migration. */
   layout: string;
   layoutLock: string;
@@ -72,6 +76,9 @@ export function keyspace(cluster = false): Keyspace {
     jobTenant: (id) => `${PREFIX}job:{${id}}:tenant`,
     destroyPending: (t) => (cluster ? `${space(t)}destroy-pending` : `${PREFIX}destroy-pending`),
     audit: `${PREFIX}audit`,
+    operators: `${g}operators`,
+    operator: (name) => `${g}operator:${name}`,
+    operatorFailures: (name) => `${g}operator-failures:${name}`,
     layout: `${g}layout`,
     layoutLock: `${g}layout-lock`,
     legacyObjects: (t) => `${space(t)}objs`,

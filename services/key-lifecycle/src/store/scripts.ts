@@ -174,6 +174,26 @@ return 'OK'
 `;
 
 /**
+ * Sets or clears a certificate's password, only while its record exists and
+ * belongs to the tenant it was read for (a certificate removed, or removed
+ * and registered to another tenant, since is left alone: no orphan hash with
+ * only passwordHash), and announces it as a revocation (gateways end the
+ * certificate's connections). KEYS[1] the certificate record (in the
+ * tenant's slot on Redis Cluster). ARGV: tenant id, hash ('' = clear),
+ * revocations channel, notice. Returns 1, or 0 when nothing was changed.
+ */
+export const SET_CERT_PASSWORD = `
+if redis.call('HGET', KEYS[1], 'tenant') ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], 'passwordHash')
+else
+  redis.call('HSET', KEYS[1], 'passwordHash', ARGV[2])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/**
  * Redis Cluster: claims a fingerprint for a tenant in the region-wide
  * certificate -> tenant key (its own slot), before the record is written in
  * the tenant's slot. KEYS[1] the region-wide key; ARGV[1] tenant id.

@@ -6,7 +6,7 @@ import { attributeBytes, decodeFields, encodeFields, pairs } from './codec';
 import { bitmapOids, entryId, IndexEntry, indexEntries, isLive, listOids, ORDER_BUCKET, postingId } from './indexes';
 import { channels, Keyspace, keyspace } from './keys';
 import {
-  ADD_CERT, CLAIM_CERT, CLAIM_REWRAP, CREATE_TENANT, LOAD_CONTEXT, LOAD_CONTEXT_CLUSTER, WRITE_OBJECT,
+  ADD_CERT, CLAIM_CERT, CLAIM_REWRAP, CREATE_TENANT, LOAD_CONTEXT, LOAD_CONTEXT_CLUSTER, SET_CERT_PASSWORD, WRITE_OBJECT,
 } from './scripts';
 
 // Every Redis access of key-lifecycle. No plaintext key material reaches this
@@ -85,6 +85,7 @@ type Scripts = {
   kwClaimCert(key: string, tenant: string): Promise<string>;
   kwCreateTenant(...args: Array<string | number>): Promise<string>;
   kwClaimRewrap(...args: string[]): Promise<string>;
+  kwSetCertPassword(key: string, tenant: string, hash: string, channel: string, notice: string): Promise<number>;
 };
 
 /** The tenant hash fields holding its own quota. */
@@ -123,7 +124,7 @@ function flatten(o: object): string[] {
 export function isRedisFailure(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   return ['ReplyError', 'MaxRetriesPerRequestError', 'AbortError', 'NotReplicatedError', 'ClusterAllFailedError'].includes(e.name)
-    || /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|Command timed out|enableOfflineQueue|CLUSTERDOWN|Failed to refresh slots cache/.test(e.message);
+    || /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|Command timed out|enableOfflineQueue|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|Failed to refresh slots cache|slots allocation group/.test(e.message);
 }
 
 /** A record write that reached the primary but not the required replicas in time. */
@@ -158,6 +159,7 @@ function defineScripts(r: RedisClient): Scripts {
   r.defineCommand('kwClaimCert', { numberOfKeys: 1, lua: CLAIM_CERT });
   r.defineCommand('kwCreateTenant', { lua: CREATE_TENANT });
   r.defineCommand('kwClaimRewrap', { numberOfKeys: 2, lua: CLAIM_REWRAP });
+  r.defineCommand('kwSetCertPassword', { numberOfKeys: 1, lua: SET_CERT_PASSWORD });
   return r as unknown as Scripts;
 }
 
@@ -619,15 +621,16 @@ export class Store {
    * such certificate.
    */
   async setCertificatePassword(fp: string, passwordHash: string | undefined, reason: string): Promise<boolean> {
-    const c = await this.getCertificate(fp);
-    if (!c) return false;
-    const key = this.k.tenantCert(c.tenant, fp);
-    const m = this.redis.multi();
-    if (passwordHash) m.hset(key, 'passwordHash', passwordHash);
-    else m.hdel(key, 'passwordHash');
-    m.publish(channels.revocations, JSON.stringify({ fingerprint: fp, reason }));
-    await m.exec();
-    return true;
+    const notice = JSON.stringify({ fingerprint: fp, reason });
+    // One script, after the read: it changes the record only if it still exists and is the same tenant's.
+    // Read again when it moved to another tenant meanwhile (removed and registered again).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const c = await this.getCertificate(fp);
+      if (!c) return false;
+      const done = await this.scripts.kwSetCertPassword(this.k.tenantCert(c.tenant, fp), c.tenant, passwordHash ?? '', channels.revocations, notice);
+      if (Number(done) === 1) return true;
+    }
+    return false;
   }
 
   async certificateFingerprints(tenant: string): Promise<string[]> {
