@@ -243,6 +243,28 @@ describe('root keys', () => {
     expect(missing.code).toBe(grpc.status.NOT_FOUND);
   });
 
+  it('counts as on older versions only keys a rewrap would move: not destroyed ones, nor public keys', async () => {
+    const t = await s.addTenant('rotated-mixed');
+    const uids = await createKeys(t, 3);
+    await s.call('destroy', { caller: t.caller, uniqueIdentifier: uids[0] });
+    const attr = (name: string, value: lifecycleV1.AttributeValue): lifecycleV1.Attribute => ({ name, index: 0, value });
+    await s.call('createKeyPair', {
+      caller: t.caller, commonAttributes: [attr('Cryptographic Algorithm', { enumeration: 4 }), attr('Cryptographic Length', { integer: 2048 })],
+      privateKeyAttributes: [], publicKeyAttributes: [],
+    });
+    // Live: 2 symmetric keys, a private key (sealed) and a public key (not sealed); 1 destroyed.
+    expect((await s.adm<adminV1.RootKeyStatus>('getRootKeyStatus', { tenantId: t.id })).keysOnOlderVersions).toBe(0n);
+    expect((await s.adm<adminV1.RootKeyStatus>('rotateRootKey', { tenantId: t.id })).keysOnOlderVersions).toBe(3n);
+    const job = await s.adm<adminV1.RewrapJob>('startRewrap', { tenantId: t.id });
+    await new Promise<void>((resolve, reject) => {
+      const st = s.admin.watchRewrap({ jobId: job.jobId });
+      st.on('data', () => undefined);
+      st.on('end', resolve);
+      st.on('error', reject);
+    });
+    expect((await s.adm<adminV1.RootKeyStatus>('getRootKeyStatus', { tenantId: t.id })).keysOnOlderVersions).toBe(0n);
+  });
+
   it('Get moves a key to the newest root key version by itself after a rotation', async () => {
     const t = await s.addTenant('lazy');
     const [uid] = await createKeys(t, 1);

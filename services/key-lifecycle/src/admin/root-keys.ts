@@ -1,4 +1,5 @@
 import { grpc } from '@keywarden/common';
+import { State } from '@keywarden/kmip';
 import { adminV1, wrappingV1 } from '@keywarden/proto';
 import type { Core } from '../core';
 import { adminError } from '../errors';
@@ -9,12 +10,23 @@ import { requireTenant } from './tenants';
 
 export const rootKeyStateName = (s: wrappingV1.RootKeyState): string => wrappingV1.rootKeyStateToJSON(s).replace('ROOT_KEY_STATE_', '');
 
+/**
+ * Keys that a rewrap would still move: not destroyed, sealed (public keys
+ * and certificates have no root key version: `crkv` ''), and on another
+ * version than `current`. Destroyed records keep the version they had, so
+ * both postings are counted without them.
+ */
 async function keysOnOlderVersions(core: Core, t: TenantRecord, current: string): Promise<bigint> {
-  const [total, onCurrent] = await Promise.all([
-    core.store.objectCount(t.id),
-    core.store.indexCount(t.id, 'crkv', encodeURIComponent(current)),
+  const [usage, onCurrent, unsealed, destroyed, destroyedCompromised] = await Promise.all([
+    core.store.usage(t.id),
+    core.store.postingOids(t.id, 'crkv', encodeURIComponent(current)),
+    core.store.postingOids(t.id, 'crkv', ''),
+    core.store.postingOids(t.id, 'state', String(State.Destroyed)),
+    core.store.postingOids(t.id, 'state', String(State.DestroyedCompromised)),
   ]);
-  return BigInt(Math.max(0, total - onCurrent));
+  const dead = new Set([...destroyed, ...destroyedCompromised]);
+  const live = (oids: number[]) => oids.reduce((n, o) => (dead.has(o) ? n : n + 1), 0);
+  return BigInt(Math.max(0, usage.objects - live(onCurrent) - live(unsealed)));
 }
 
 export async function rootKeyStatus(core: Core, t: TenantRecord): Promise<adminV1.RootKeyStatus> {
