@@ -16,6 +16,7 @@
 import { createHash } from 'crypto';
 import { grpc, MAX_PASSWORD_LENGTH, parsePasswordHash, ServiceError, verifyPassword } from '@keywarden/common';
 import { ResultReason } from '@keywarden/kmip';
+import { WorkGate } from './work-gate';
 
 /** Checks at once (each 32 MiB and ~0.3 s of one of libuv's 4 threads; console sign-ins take up to 2 more). */
 export const CONCURRENT_CHECKS = 2;
@@ -41,30 +42,14 @@ export function passwordEpoch(hash: string): string {
   return createHash('sha256').update(hash).digest('base64url').slice(0, 16);
 }
 
+/** The refusal of a check when the gate is full. */
+export const tooManyPasswordChecks = (): ServiceError => new ServiceError(grpc.status.RESOURCE_EXHAUSTED,
+  'too many client passwords being checked at once; retry in a moment', ResultReason.GeneralFailure);
+
 /** Bounds the memory and threads password checks take (see above). */
-export class CheckGate {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  /** scrypt runs started through this gate since the process began (what the tests of the storm bound count). */
-  runs = 0;
-
-  constructor(private readonly concurrent = CONCURRENT_CHECKS, private readonly maxWaiting = WAITING_CHECKS) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.concurrent) {
-      if (this.waiting.length >= this.maxWaiting) {
-        throw new ServiceError(grpc.status.RESOURCE_EXHAUSTED, 'too many client passwords being checked at once; retry in a moment', ResultReason.GeneralFailure);
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
-    this.active++;
-    this.runs++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
+export class CheckGate extends WorkGate {
+  constructor(concurrent = CONCURRENT_CHECKS, maxWaiting = WAITING_CHECKS) {
+    super(concurrent, maxWaiting, tooManyPasswordChecks);
   }
 }
 
@@ -85,7 +70,7 @@ export function wrongPassword(): ServiceError {
  * may refuse with RESOURCE_EXHAUSTED). A password longer than any that can
  * be set is wrong without hashing it.
  */
-export async function checkClientPassword(hash: string, password: string, gate: CheckGate = passwordChecks): Promise<boolean> {
+export async function checkClientPassword(hash: string, password: string, gate: WorkGate = passwordChecks): Promise<boolean> {
   if (password.length > MAX_PASSWORD_LENGTH) return false;
   return gate.run(() => verifyPassword(password, hash).catch(() => false));
 }

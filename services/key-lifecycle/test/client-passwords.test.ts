@@ -7,8 +7,9 @@ import Redis from 'ioredis';
 import { certFingerprint, grpc, hashPassword, issueCertificate } from '@keywarden/common';
 import { ResultReason } from '@keywarden/kmip';
 import { adminV1, lifecycleV1 } from '@keywarden/proto';
-import { CheckGate, checkClientPassword, passwordChecks } from '../src/client-passwords';
+import { checkClientPassword, passwordChecks, tooManyPasswordChecks } from '../src/client-passwords';
 import { failure, Stack, startStack, TenantHandle } from './stack';
+import { WatchedGate } from './watched-gate';
 
 jest.setTimeout(60_000);
 
@@ -166,26 +167,9 @@ test('a password longer than any that can be set is refused without hashing it',
   expect(passwordChecks.runs).toBe(before);
 });
 
-/** A gate that also records how many checks ran at once. */
-class WatchedGate extends CheckGate {
-  running = 0;
-  most = 0;
-
-  override run<T>(fn: () => Promise<T>): Promise<T> {
-    return super.run(async () => {
-      this.most = Math.max(this.most, ++this.running);
-      try {
-        return await fn();
-      } finally {
-        this.running--;
-      }
-    });
-  }
-}
-
 test('scrypt runs a few at a time; a bounded number wait, and beyond that checks are refused at once', async () => {
   // A small gate, so that the bound is reached with few ~0.3 s checks: one at a time, two waiting.
-  const gate = new WatchedGate(1, 2);
+  const gate = new WatchedGate(1, 2, tooManyPasswordChecks);
   const first = [checkClientPassword(hashA, A, gate), checkClientPassword(hashA, 'wrong one', gate), checkClientPassword(hashA, A, gate)];
   const t0 = Date.now();
   const refused = await checkClientPassword(hashA, A, gate).then(() => undefined, (e: { code?: number }) => e);

@@ -7,9 +7,11 @@
 // P-384 (KMIP 1.4 §5 Cryptographic profiles' key sizes and curves).
 import { createECDH, createPrivateKey, createPublicKey, generateKeyPair, JsonWebKey, KeyObject, X509Certificate } from 'crypto';
 import { promisify } from 'util';
+import { grpc, ServiceError } from '@keywarden/common';
 import type { lifecycleV1 } from '@keywarden/proto';
-import { CryptographicAlgorithm as A, KeyFormatType as F, RecommendedCurve, Tag } from '@keywarden/kmip';
+import { CryptographicAlgorithm as A, KeyFormatType as F, RecommendedCurve, ResultReason, Tag } from '@keywarden/kmip';
 import { invalidField, keyFormatNotSupported } from '../../errors';
+import { WorkGate } from '../../work-gate';
 
 export type KeyKind = 'rsa' | 'ec';
 
@@ -72,13 +74,22 @@ export function shapeOf(key: KeyObject): KeyShape {
   throw invalidField(`${key.asymmetricKeyType ?? 'this'} keys are not supported (RSA and EC are)`);
 }
 
-/** Generates a key pair (Create Key Pair) off the event loop. */
-export async function generatePair(kind: KeyKind, length: number): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+/** Key pairs generated at once: an RSA-4096 pair takes 0.2–2 s of one of libuv's 4 threads (password checks and other crypto share them). */
+export const CONCURRENT_KEY_PAIRS = 1;
+/** Key pairs waiting beyond that; any more are refused at once (Server Limit Exceeded: retry). */
+export const WAITING_KEY_PAIRS = 16;
+
+/** The process's gate for Create Key Pair (work-gate.ts). */
+export const keyPairGate = new WorkGate(CONCURRENT_KEY_PAIRS, WAITING_KEY_PAIRS, () => new ServiceError(grpc.status.RESOURCE_EXHAUSTED,
+  `${CONCURRENT_KEY_PAIRS + WAITING_KEY_PAIRS} key pairs are already being generated or waiting; retry in a moment`, ResultReason.ServerLimitExceeded));
+
+/** Generates a key pair (Create Key Pair) off the event loop, through `gate`. */
+export async function generatePair(kind: KeyKind, length: number, gate: WorkGate = keyPairGate): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
   const gen = promisify(generateKeyPair);
-  if (kind === 'rsa') return gen('rsa', { modulusLength: length, publicExponent: 0x10001 });
+  if (kind === 'rsa') return gate.run(() => gen('rsa', { modulusLength: length, publicExponent: 0x10001 }));
   const curve = curveOfLength(length);
   if (!curve) throw invalidField(`EC key pairs are P-256 (length 256) or P-384 (384), not length ${length}`);
-  return gen('ec', { namedCurve: curve.jwk });
+  return gate.run(() => gen('ec', { namedCurve: curve.jwk }));
 }
 
 // ---- formats each object type is given and returned in ----
