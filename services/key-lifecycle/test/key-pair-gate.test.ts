@@ -1,13 +1,15 @@
 // Create Key Pair runs its key generation through a gate (crypto/keys.ts,
-// work-gate.ts): one pair at a time per process, 16 waiting, any more refused
-// at once with Server Limit Exceeded, so a flood of RSA key pairs can take
-// neither libuv's thread pool (which password checks share) nor memory, and a
-// refused request stores nothing.
+// work-gate.ts), and PBKDF2 derivations through another (derivation.ts): one
+// at a time per process, 16 waiting, any more refused at once with Server
+// Limit Exceeded, so a flood of RSA key pairs or of costly derivations can
+// take neither libuv's thread pool (which password checks share) nor memory,
+// and a refused request stores nothing.
 import Redis from 'ioredis';
 import { grpc, ServiceError } from '@keywarden/common';
-import { CryptographicAlgorithm as A, ResultReason } from '@keywarden/kmip';
+import { CryptographicAlgorithm as A, HashingAlgorithm, ResultReason } from '@keywarden/kmip';
 import type { lifecycleV1 } from '@keywarden/proto';
 import { CONCURRENT_KEY_PAIRS, generatePair, WAITING_KEY_PAIRS } from '../src/operations/crypto/keys';
+import { pbkdf2Derive } from '../src/operations/crypto/derivation';
 import { WorkGate } from '../src/work-gate';
 import { failure, startStack, Stack, TenantHandle } from './stack';
 import { WatchedGate } from './watched-gate';
@@ -29,6 +31,19 @@ test('generates one pair at a time; a bounded number wait; beyond that a request
   expect(gate.runs).toBe(3);
   expect(() => new WorkGate(0, 1, busy)).toThrow(/at least one/);
   expect(() => new WorkGate(1, -1, busy)).toThrow(/negative/);
+});
+
+test('PBKDF2 derivations too: one at a time, a bounded number waiting, the rest refused at once', async () => {
+  const gate = new WatchedGate(1, 1, busy);
+  const salt = Buffer.from('salt');
+  const derive = () => pbkdf2Derive(Buffer.from('password'), salt, 20_000, HashingAlgorithm.SHA256, 32, gate);
+  const first = [derive(), derive()];
+  await expect(derive()).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, kmipReason: ResultReason.ServerLimitExceeded });
+  const [a, b] = await Promise.all(first);
+  expect(a).toEqual(b);
+  expect(a.length).toBe(32);
+  expect(gate.most).toBe(1);
+  expect(gate.runs).toBe(2);
 });
 
 describe('through the API', () => {
