@@ -130,6 +130,10 @@ describe('state and usage rules', () => {
     expect(await failure(call('sign', { uniqueIdentifier: hmacKey, data: Buffer.from('x') }))).toMatchObject({ reason: ResultReason.IllegalObjectType });
     expect(await failure(call('mac', { uniqueIdentifier: hmacKey, data: Buffer.from('x') }, other))).toMatchObject({ reason: ResultReason.ItemNotFound });
   });
+
+  it('an HMAC key shorter than 128 bits is refused by name before the provider is asked', async () => {
+    expect(await failure(symmetric(A.HMACSHA256, 64, U.MACGenerate, false))).toMatchObject({ reason: ResultReason.InvalidField, message: 'HMAC keys are 128 to 4096 bits, not 64' });
+  });
 });
 
 describe('key pairs', () => {
@@ -165,6 +169,20 @@ describe('key pairs', () => {
     expect(await failure(call('sign', { uniqueIdentifier: pair.publicKeyUniqueIdentifier, cryptographicParameters: pss, data: Buffer.from('x') }))).toMatchObject({ reason: ResultReason.IllegalObjectType });
     expect(await failure(call('signatureVerify', { uniqueIdentifier: pair.privateKeyUniqueIdentifier, data: Buffer.from('x'), signatureData: Buffer.from('y') }))).toMatchObject({ reason: ResultReason.IllegalObjectType });
   });
+});
+
+test('an EC pair whose masks allow Encrypt and Decrypt still cannot encrypt: Bad Cryptographic Parameters, whatever the data', async () => {
+  const ec = await call<lifecycleV1.CreateKeyPairResponse>('createKeyPair', {
+    commonAttributes: [alg(A.EC), len(384)], privateKeyAttributes: [mask(U.Sign | U.Decrypt)], publicKeyAttributes: [mask(U.Verify | U.Encrypt)],
+  });
+  await call('activate', { uniqueIdentifier: ec.privateKeyUniqueIdentifier });
+  await call('activate', { uniqueIdentifier: ec.publicKeyUniqueIdentifier });
+  const sha1 = params([[Tag.PaddingMethod, { enumeration: P.OAEP }], [Tag.HashingAlgorithm, { enumeration: H.SHA1 }]]);
+  for (const data of [Buffer.from('abc'), Buffer.alloc(200)]) {
+    const refused = await failure(encrypt(ec.publicKeyUniqueIdentifier, data, sha1));
+    expect(refused).toMatchObject({ reason: ResultReason.BadCryptographicParameters, message: expect.stringMatching(/ec keys cannot encrypt or decrypt here/) });
+  }
+  expect(await failure(decrypt(ec.privateKeyUniqueIdentifier, Buffer.alloc(48), sha1))).toMatchObject({ reason: ResultReason.BadCryptographicParameters });
 });
 
 describe('MAC and MAC Verify', () => {

@@ -158,7 +158,15 @@ function oaep(p: CryptoParams): string {
 
 const HASH_BYTES: Record<string, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
 
+/** EC keys sign and verify only: keywarden has no EC encryption scheme (ECIES). */
+function onlyRsaEncrypts(key: KeyObject): void {
+  if (key.asymmetricKeyType !== 'rsa') {
+    throw badCryptographicParameters(`${key.asymmetricKeyType ?? 'this'} keys cannot encrypt or decrypt here (RSA keys do, with OAEP; EC keys sign and verify)`);
+  }
+}
+
 export function rsaEncrypt(pub: KeyObject, shape: KeyShape, p: CryptoParams, data: Buffer): Buffer {
+  onlyRsaEncrypts(pub);
   checkAlgorithm(p, A.RSA, 'the RSA key');
   const hash = oaep(p);
   const max = shape.length / 8 - 2 * HASH_BYTES[hash] - 2;
@@ -167,6 +175,7 @@ export function rsaEncrypt(pub: KeyObject, shape: KeyShape, p: CryptoParams, dat
 }
 
 export function rsaDecrypt(priv: KeyObject, p: CryptoParams, data: Buffer): Buffer {
+  onlyRsaEncrypts(priv);
   checkAlgorithm(p, A.RSA, 'the RSA key');
   const hash = oaep(p);
   try {
