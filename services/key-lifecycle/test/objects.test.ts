@@ -220,12 +220,18 @@ describe('Register', () => {
     ['a malformed certificate', () => ({ objectType: ObjectType.Certificate, certificateType: CertificateType.X509, keyMaterial: Buffer.from('308201 not a certificate') }), ResultReason.InvalidField],
     ['a PGP certificate', () => ({ objectType: ObjectType.Certificate, certificateType: CertificateType.PGP, keyMaterial: Buffer.from('x') }), ResultReason.InvalidField],
     ['an opaque object over 4096 bytes', () => ({ objectType: ObjectType.OpaqueObject, opaqueDataType: 0x80000001, keyMaterial: Buffer.alloc(4097, 1) }), ResultReason.InvalidField],
+    ['secret data over 4096 bytes', () => ({ objectType: ObjectType.SecretData, keyFormatType: F.Opaque, secretDataType: 1, keyMaterial: Buffer.alloc(4097, 1) }), ResultReason.InvalidField],
     ['a transparent key without its fields', () => ({ objectType: ObjectType.PublicKey, keyFormatType: F.TransparentRSAPublicKey, transparentMaterial: { fields: [{ tag: Tag.Modulus, value: { bigInteger: Buffer.from([1, 0, 1]) } }] } }), ResultReason.InvalidField],
   ])('refuses %s and stores nothing', async (_what, req, reason) => {
     const before = (await locate([])).locatedItems;
     expect(await failure(register(req() as Partial<lifecycleV1.RegisterRequest>))).toMatchObject({ reason });
     expect((await locate([])).locatedItems).toBe(before);
   });
+});
+
+it('names the size limit of secret data before the provider is asked', async () => {
+  const r = await failure(register({ objectType: ObjectType.SecretData, keyFormatType: F.Opaque, secretDataType: 1, keyMaterial: Buffer.alloc(5000, 1) }));
+  expect(r).toMatchObject({ reason: ResultReason.InvalidField, message: 'secret data is at most 4096 bytes (it is sealed by the tenant\'s root key), not 5000' });
 });
 
 describe('what the tenant pays for', () => {

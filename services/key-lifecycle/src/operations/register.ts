@@ -86,7 +86,7 @@ async function registerSecret({ core, ctx, req, uid, now, by }: New, material: B
   } else {
     format ||= KeyFormatType.Opaque;
     if (format !== KeyFormatType.Opaque && format !== KeyFormatType.Raw) {
-      throw keyFormatNotSupported(`secret data is registered as Opaque (2), not key format type ${format}`);
+      throw keyFormatNotSupported(`secret data is registered as Opaque (2) or Raw (1), not key format type ${format}`);
     }
     const sdt = req.secretDataType;
     if (sdt !== SecretDataType.Password && sdt !== SecretDataType.Seed && sdt < 0x80000000) {
@@ -105,6 +105,7 @@ async function registerSecret({ core, ctx, req, uid, now, by }: New, material: B
     if (!given.has('Cryptographic Usage Mask')) rec.usageMask = DEFAULT_USAGE_MASK;
   } else {
     rec.secretDataType = req.secretDataType;
+    if (material.length > MAX_SEALED_BYTES) throw invalidField(`secret data is at most ${MAX_SEALED_BYTES} bytes (it is sealed by the tenant's root key), not ${material.length}`);
   }
   await sealAndStore(core, ctx.tenant, rec, 'sealing the key', () => core.wrapping.seal(ctx.tenant, { tenantId: ctx.tenant.id, uid }, material));
 }
