@@ -106,7 +106,7 @@ export function createCtx(o: GlobalOptions): Ctx {
   try {
     tls = loadTlsFiles(pkiDir, o.cert ?? 'admin');
   } catch (e) {
-    throw new CliError(`${(e as Error).message}\n(use --pki-dir DIR holding ca.crt and ${o.cert ?? 'admin'}.crt/.key, or --data-dir of a local stack)`);
+    throw new CliError(`${(e as Error).message}\n(use --pki-dir DIR or KEYWARDEN_PKI_DIR holding ca.crt and ${o.cert ?? 'admin'}.crt/.key, or --data-dir of a local stack)`);
   }
   const creds = channelCredentials(tls);
   const admin = new adminV1.AdminClient(endpoint, creds, channelOptions());

@@ -74,6 +74,33 @@ async function kwAt(endpoint: string, ...args: string[]): Promise<{ code: number
 }
 
 const kw = (...args: string[]) => kwAt(`localhost:${stack.lifecyclePort}`, ...args);
+
+describe('environment', () => {
+  afterEach(() => {
+    delete process.env.KEYWARDEN_PKI_DIR;
+    delete process.env.KEYWARDEN_CERT;
+  });
+
+  it('KEYWARDEN_PKI_DIR and KEYWARDEN_CERT name the operator identity when --pki-dir and --cert are not given', async () => {
+    const elsewhere = path.join(work, 'ops-pki');
+    fs.mkdirSync(elsewhere);
+    fs.copyFileSync(path.join(dataDir, 'pki', 'internal', 'ca.crt'), path.join(elsewhere, 'ca.crt'));
+    fs.copyFileSync(path.join(dataDir, 'pki', 'internal', 'admin.crt'), path.join(elsewhere, 'alice.crt'));
+    fs.copyFileSync(path.join(dataDir, 'pki', 'internal', 'admin.key'), path.join(elsewhere, 'alice.key'));
+    process.env.KEYWARDEN_PKI_DIR = elsewhere;
+    process.env.KEYWARDEN_CERT = 'alice';
+    // The data dir's pki/internal has no alice.crt: this works only through the environment.
+    const r = await kw('--json', 'tenant', 'list');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual(expect.arrayContaining([expect.objectContaining({ id: tenantId })]));
+    // An empty directory: the error names both ways to give it.
+    process.env.KEYWARDEN_PKI_DIR = path.join(work, 'empty');
+    fs.mkdirSync(process.env.KEYWARDEN_PKI_DIR);
+    const failed = await kwAt(`localhost:${stack.lifecyclePort}`, 'tenant', 'list');
+    expect(failed.code).not.toBe(0);
+    expect(failed.err).toMatch(/--pki-dir DIR or KEYWARDEN_PKI_DIR holding ca\.crt and alice\.crt\/\.key/);
+  });
+});
 const json = async (...args: string[]) => {
   const r = await kw('--json', ...args);
   if (r.code !== 0) throw new Error(`keywarden ${args.join(' ')} exited ${r.code}: ${r.err}`);
