@@ -135,6 +135,9 @@ export class NotReplicatedError extends Error {
   }
 }
 
+/** Audit entries kept in memory while Redis does not take them (about 200 bytes each). */
+export const AUDIT_BACKLOG_MAX = 10_000;
+
 export interface StoreOptions {
   /**
    * Connection for object writes. WAIT counts the writes of its own
@@ -180,6 +183,10 @@ export class Store {
   readonly auditRetentionMs: number;
   /** Redis Cluster: certificate fingerprint -> tenant, dropped when the certificate is revoked (see loadContext). */
   private readonly certTenants = new Map<string, string>();
+
+  private readonly auditBacklog: Array<Record<string, string>> = [];
+  private auditRetry: NodeJS.Timeout | undefined;
+  private auditDropped = 0;
 
   constructor(redis: RedisClient, private readonly log: Logger, opts: StoreOptions = {}) {
     this.redis = redis;
@@ -688,10 +695,59 @@ export class Store {
 
   // ---- audit and notifications ----
 
+  /**
+   * Appends an entry to the audit stream (auto-pipelined, not awaited). An
+   * entry Redis did not take (Redis down longer than the connection's
+   * retries) is kept in memory and written again every second, in order,
+   * until Redis takes it; at most AUDIT_BACKLOG_MAX entries are kept, and
+   * one beyond that is dropped with an error log and counted.
+   */
   audit(fields: Record<string, string>): void {
+    if (this.auditBacklog.length > 0) {
+      this.keepAudit(fields);
+      return;
+    }
     this.redis.xadd(this.k.audit, 'MAXLEN', '~', this.auditMaxLen, '*', ...flatten(fields)).catch((err: unknown) => {
-      this.log.warn({ err }, 'audit stream write failed');
+      if (this.auditBacklog.length === 0) this.log.warn({ err }, 'audit stream write failed: entries are kept and written again when Redis answers');
+      this.keepAudit(fields);
     });
+  }
+
+  /** Audit entries waiting for Redis, and entries dropped because too many were waiting. */
+  get auditPending(): { waiting: number; dropped: number } {
+    return { waiting: this.auditBacklog.length, dropped: this.auditDropped };
+  }
+
+  private keepAudit(fields: Record<string, string>): void {
+    if (this.auditBacklog.length >= AUDIT_BACKLOG_MAX) {
+      if (this.auditDropped++ % 1000 === 0) this.log.error({ dropped: this.auditDropped }, `audit entries dropped: ${AUDIT_BACKLOG_MAX} are already waiting for Redis`);
+      return;
+    }
+    this.auditBacklog.push(fields);
+    if (!this.auditRetry) {
+      this.auditRetry = setTimeout(() => void this.writeAuditBacklog(), 1000);
+      this.auditRetry.unref();
+    }
+  }
+
+  private async writeAuditBacklog(): Promise<void> {
+    while (this.auditBacklog.length > 0) {
+      const batch = this.auditBacklog.slice(0, 500);
+      const p = this.redis.pipeline();
+      for (const f of batch) p.xadd(this.k.audit, 'MAXLEN', '~', this.auditMaxLen, '*', ...flatten(f));
+      const res = await p.exec().catch(() => null);
+      // In order: what Redis took leaves the backlog; the first refusal waits for the next attempt.
+      let took = 0;
+      while (res && took < batch.length && res[took] && !res[took][0]) took++;
+      this.auditBacklog.splice(0, took);
+      if (took < batch.length) {
+        this.auditRetry = setTimeout(() => void this.writeAuditBacklog(), 1000);
+        this.auditRetry.unref();
+        return;
+      }
+    }
+    this.auditRetry = undefined;
+    this.log.info({ dropped: this.auditDropped }, 'audit stream written again: the entries kept while Redis was unreachable are in it');
   }
 
   /** Drops audit entries older than the retention (approximately: whole stream nodes). */
