@@ -160,10 +160,9 @@ test('a password longer than any that can be set is refused without hashing it',
   const t = await s.addTenant();
   await setPassword(t.caller.certFingerprint, hashA);
   const before = passwordChecks.runs;
-  const t0 = Date.now();
   const r = await failure(identify(t, 'x'.repeat(1024 * 1024)));
   expect(r).toMatchObject({ code: grpc.status.UNAUTHENTICATED, reason: ResultReason.AuthenticationNotSuccessful });
-  expect(Date.now() - t0).toBeLessThan(1000);
+  // No scrypt run started (a timing bound said the same less reliably on a loaded machine).
   expect(passwordChecks.runs).toBe(before);
 });
 
