@@ -5,6 +5,7 @@ import { invalidField } from '../errors';
 import { applyTemplateAttribute } from '../model/attributes';
 import type { AttributeInstance, KeyRecord } from '../model/record';
 import { fromProto, toProto } from '../model/values';
+import { isHmacAlgorithm } from './crypto/engine';
 import { checkNewObject } from './quota';
 import type { TenantRecord } from '../store/store';
 import { wrappingFailure } from '../wrapping';
@@ -53,22 +54,17 @@ export const DEFAULT_USAGE_MASK = CryptographicUsageMask.Encrypt | Cryptographic
 
 const AES_LENGTHS = new Set([128, 192, 256]);
 
-const HMAC_ALGORITHMS: ReadonlySet<number> = new Set([
-  CryptographicAlgorithm.HMACSHA1, CryptographicAlgorithm.HMACSHA224, CryptographicAlgorithm.HMACSHA256,
-  CryptographicAlgorithm.HMACSHA384, CryptographicAlgorithm.HMACSHA512,
-]);
-
 /** Checks algorithm and length of a symmetric key (11.2: incorrect attribute values are Invalid Field). */
 export function checkSymmetric(r: KeyRecord): void {
   if (r.objectType !== ObjectType.SymmetricKey) return;
   if (r.algorithm === undefined) throw invalidField('a symmetric key needs a Cryptographic Algorithm');
-  if (r.algorithm !== CryptographicAlgorithm.AES && r.algorithm !== CryptographicAlgorithm._3DES && !HMAC_ALGORITHMS.has(r.algorithm)) throw invalidField(`Cryptographic Algorithm ${r.algorithm} is not supported for symmetric keys (AES, 3DES, HMAC-SHA*)`);
+  if (r.algorithm !== CryptographicAlgorithm.AES && r.algorithm !== CryptographicAlgorithm._3DES && !isHmacAlgorithm(r.algorithm)) throw invalidField(`Cryptographic Algorithm ${r.algorithm} is not supported for symmetric keys (AES, 3DES, HMAC-SHA*)`);
   if (r.length === undefined) throw invalidField('a symmetric key needs a Cryptographic Length');
   if (r.algorithm === CryptographicAlgorithm.AES && !AES_LENGTHS.has(r.length)) throw invalidField(`AES keys are 128, 192 or 256 bits, not ${r.length}`);
   if (r.algorithm === CryptographicAlgorithm._3DES && r.length !== 192) throw invalidField(`3DES keys are 192 bits (parity included), not ${r.length}`);
   if (r.length < 8 || r.length > 4096 || r.length % 8 !== 0) throw invalidField(`Cryptographic Length ${r.length} is not a whole number of bytes between 8 and 4096 bits`);
   // What crk-wrapping generates, and at least the 112 bits NIST SP 800-107 asks of an HMAC key.
-  if (HMAC_ALGORITHMS.has(r.algorithm) && r.length < 128) throw invalidField(`HMAC keys are 128 to 4096 bits, not ${r.length}`);
+  if (isHmacAlgorithm(r.algorithm) && r.length < 128) throw invalidField(`HMAC keys are 128 to 4096 bits, not ${r.length}`);
 }
 
 /** Seals the key through crk-wrapping, then stores the record durably (Create, Register). */

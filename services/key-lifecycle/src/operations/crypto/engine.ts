@@ -259,6 +259,9 @@ const HMAC_HASH: Record<number, string> = {
   [A.HMACSHA1]: 'sha1', [A.HMACSHA224]: 'sha224', [A.HMACSHA256]: 'sha256', [A.HMACSHA384]: 'sha384', [A.HMACSHA512]: 'sha512',
 };
 
+/** Whether a Cryptographic Algorithm is one of the HMACs keywarden computes. */
+export const isHmacAlgorithm = (a: number): boolean => a in HMAC_HASH;
+
 /** HMAC with a key of an HMAC algorithm; the parameters may name that algorithm, no other. */
 export function hmac(keyAlgorithm: number | undefined, key: Buffer, p: CryptoParams, data: Buffer): Buffer {
   const hash = keyAlgorithm === undefined ? undefined : HMAC_HASH[keyAlgorithm];
