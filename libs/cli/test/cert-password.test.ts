@@ -7,7 +7,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { certFingerprint, channelCredentials, grpc, issueCertificate } from '@keywarden/common';
-import { run } from '@keywarden/cli';
+import { runCaptured } from './capture';
 import { lifecycleV1 } from '@keywarden/proto';
 import { TestStack, TestTenant, startStack } from '../../../test/lib';
 
@@ -43,22 +43,16 @@ afterAll(async () => {
 let everything = '';
 
 async function kw(env: Record<string, string | undefined>, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += s.toString(); return true; });
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += s.toString(); return true; });
   try {
-    const code = await run(['--endpoint', `localhost:${stack.lifecyclePort}`, '--data-dir', dataDir, ...args]);
-    everything += out + err;
-    return { code, out, err };
+    const r = await runCaptured(['--endpoint', `localhost:${stack.lifecyclePort}`, '--data-dir', dataDir, ...args]);
+    everything += r.out + r.err;
+    return r;
   } finally {
-    o.mockRestore();
-    e.mockRestore();
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;

@@ -5,7 +5,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { certFingerprint, createCa, createCsr } from '@keywarden/common';
-import { run } from '@keywarden/cli';
+import { runCaptured } from './capture';
 import { lifecycleV1 } from '@keywarden/proto';
 import { TestStack, TestTenant, startStack } from '../../../test/lib';
 
@@ -36,18 +36,8 @@ async function kw(...args: string[]): Promise<{ code: number; out: string; err: 
   return kwAt(`localhost:${stack.lifecyclePort}`, ...args);
 }
 
-async function kwAt(endpoint: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += s.toString(); return true; });
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += s.toString(); return true; });
-  try {
-    const code = await run(['--endpoint', endpoint, '--data-dir', dataDir, ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+function kwAt(endpoint: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return runCaptured(['--endpoint', endpoint, '--data-dir', dataDir, ...args]);
 }
 
 function getKey(t: TestTenant, uid: string): Promise<lifecycleV1.GetResponse> {

@@ -7,7 +7,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { certFingerprint, createCsr, internalIdentity, issueCertificate } from '@keywarden/common';
-import { run } from '@keywarden/cli';
+import { runCaptured } from './capture';
 import { adminV1, lifecycleV1 } from '@keywarden/proto';
 import { TestStack, startStack } from '../../../test/lib';
 
@@ -59,18 +59,8 @@ beforeEach(() => {
 
 afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
-async function kwAt(endpoint: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += s.toString(); return true; });
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += s.toString(); return true; });
-  try {
-    const code = await run(['--endpoint', endpoint, '--data-dir', dataDir, ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+function kwAt(endpoint: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return runCaptured(['--endpoint', endpoint, '--data-dir', dataDir, ...args]);
 }
 
 const kw = (...args: string[]) => kwAt(`localhost:${stack.lifecyclePort}`, ...args);

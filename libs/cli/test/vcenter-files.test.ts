@@ -9,7 +9,7 @@ import os from 'os';
 import path from 'path';
 import forge from 'node-forge';
 import { createCa, createCsr, issueCertificate } from '@keywarden/common';
-import { run } from '@keywarden/cli';
+import { runCaptured } from './capture';
 import { TestStack, startStack } from '../../../test/lib';
 
 /** A data directory as the local stack lays it out: pki/ (the KMIP CA) and pki/internal/ (the operator's identity). */
@@ -46,18 +46,8 @@ afterEach(() => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-async function kwAt(endpoint: string, data: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += s.toString(); return true; });
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += s.toString(); return true; });
-  try {
-    const code = await run(['--endpoint', endpoint, '--data-dir', data, '--timeout', '3', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+function kwAt(endpoint: string, data: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return runCaptured(['--endpoint', endpoint, '--data-dir', data, '--timeout', '3', ...args]);
 }
 
 const kw = (...args: string[]) => kwAt(NOWHERE, dataDir, ...args);
