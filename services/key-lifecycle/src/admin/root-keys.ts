@@ -1,7 +1,7 @@
 import { grpc } from '@keywarden/common';
-import { State } from '@keywarden/kmip';
 import { adminV1, wrappingV1 } from '@keywarden/proto';
 import type { Core } from '../core';
+import { DESTROYED_STATES } from '../model/state';
 import { adminError } from '../errors';
 import type { TenantRecord } from '../store/store';
 import { providerOf } from '../wrapping';
@@ -17,14 +17,13 @@ export const rootKeyStateName = (s: wrappingV1.RootKeyState): string => wrapping
  * both postings are counted without them.
  */
 async function keysOnOlderVersions(core: Core, t: TenantRecord, current: string): Promise<bigint> {
-  const [usage, onCurrent, unsealed, destroyed, destroyedCompromised] = await Promise.all([
+  const [usage, onCurrent, unsealed, ...destroyed] = await Promise.all([
     core.store.usage(t.id),
     core.store.postingOids(t.id, 'crkv', encodeURIComponent(current)),
     core.store.postingOids(t.id, 'crkv', ''),
-    core.store.postingOids(t.id, 'state', String(State.Destroyed)),
-    core.store.postingOids(t.id, 'state', String(State.DestroyedCompromised)),
+    ...DESTROYED_STATES.map((st) => core.store.postingOids(t.id, 'state', String(st))),
   ]);
-  const dead = new Set([...destroyed, ...destroyedCompromised]);
+  const dead = new Set(destroyed.flat());
   const live = (oids: number[]) => oids.reduce((n, o) => (dead.has(o) ? n : n + 1), 0);
   return BigInt(Math.max(0, usage.objects - live(onCurrent) - live(unsealed)));
 }

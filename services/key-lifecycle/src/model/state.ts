@@ -18,6 +18,8 @@ export const STATE_NAMES: Record<number, string> = {
 
 export const stateName = (s: number): string => STATE_NAMES[s] ?? `state ${s}`;
 
+/** The states of an object whose key material no longer exists. */
+export const DESTROYED_STATES: readonly number[] = [State.Destroyed, State.DestroyedCompromised];
 export const isDestroyed = (s: number): boolean => s === State.Destroyed || s === State.DestroyedCompromised;
 
 const CRYPTOGRAPHIC_OBJECTS: ReadonlySet<number> = new Set([

@@ -9,7 +9,7 @@ import type { Core, OpContext } from '../core';
 import { invalidField } from '../errors';
 import { CriteriaGroup, groupCriteria, matches } from '../model/locate-match';
 import type { KeyRecord } from '../model/record';
-import { applyDueTransitions, isDestroyed } from '../model/state';
+import { applyDueTransitions, DESTROYED_STATES, isDestroyed } from '../model/state';
 import { field, fromProto, indexToken, StoredValue } from '../model/values';
 import type { Store } from '../store/store';
 
@@ -32,7 +32,6 @@ function exactToken(name: string, v: StoredValue): [string, string] | undefined 
 }
 
 const LIVE_STATES = [State.PreActive, State.Active, State.Deactivated, State.Compromised];
-const DESTROYED_STATES = [State.Destroyed, State.DestroyedCompromised];
 
 /**
  * Which objects the Storage Status Mask admits (KMIP 2.0 §6.1.27; its
