@@ -699,6 +699,13 @@ describe('deploy/monitoring', () => {
     expect(names).toEqual(expect.arrayContaining(['KeywardenBreakerOpen', 'KeywardenKmipErrorRate', 'KeywardenHandshakeP99High']));
   });
 
+  it('alerts at 80 % of a tenant\'s quotas and of Redis maxmemory', () => {
+    const expr = (name: string) => String(rules.find((r) => r.alert === name)?.expr ?? '');
+    expect(expr('KeywardenTenantQuotaNear')).toMatch(/keywarden_lifecycle_tenant_objects\{[^}]*\}\)\s*\/\s*max by \(region, tenant\) \(keywarden_lifecycle_tenant_objects_quota\{[^}]*\}\) > 0\.8/);
+    expect(expr('KeywardenTenantQuotaNear')).toMatch(/keywarden_lifecycle_tenant_attribute_bytes_quota\{[^}]*\}\) > 0\.8/);
+    expect(expr('KeywardenRedisMemoryNear')).toMatch(/keywarden_lifecycle_redis_used_memory_bytes[\s\S]*keywarden_lifecycle_redis_maxmemory_bytes[\s\S]*> 0\.8/);
+  });
+
   it('scrapes the three metrics ports by name, as the Deployments declare them', () => {
     const scrape = readYaml(path.join(DEPLOY, 'monitoring/prometheus/scrape-config.yaml'))[0].scrape_configs[0];
     const keep = scrape.relabel_configs.find((r: K8s) => r.source_labels[0] === '__meta_kubernetes_pod_container_port_name');
